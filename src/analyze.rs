@@ -1,0 +1,188 @@
+//! The `analyze` pipeline: open each capture, stream its events through the
+//! packet decoder into the flow table, and keep what the report needs about
+//! the captures themselves.
+
+use std::path::{Path, PathBuf};
+
+use crate::capture::{Capture, Format};
+use crate::error::CaptureError;
+use crate::event::{CapturePoint, EventKind};
+use crate::flow::FlowTable;
+use crate::packet::{self, DecodeConfig, Stop};
+use crate::time::Timestamp;
+
+#[derive(Debug, Clone, Default)]
+pub struct AnalyzeOptions {
+    pub decode: DecodeConfig,
+}
+
+/// What one input held.
+#[derive(Debug, Clone)]
+pub struct CaptureSummary {
+    pub path: PathBuf,
+    pub format: Option<Format>,
+    pub packets: u64,
+    pub events: u64,
+    pub first_seen: Option<Timestamp>,
+    pub last_seen: Option<Timestamp>,
+    pub points: Vec<CapturePoint>,
+    /// Bytes read, up to the end or up to the damage that stopped reading.
+    pub bytes_read: u64,
+    /// The error that stopped reading this capture early, if any.
+    pub error: Option<String>,
+}
+
+/// Capture health across all inputs.
+#[derive(Debug, Clone, Default)]
+pub struct Health {
+    pub events_lost: u64,
+    pub buffers_lost: u64,
+    pub bytes_skipped: u64,
+    /// Damage that ended a capture early, or an input that could not be opened.
+    pub errors: Vec<String>,
+    /// Damaged parts that were skipped; reading went on after them.
+    pub damage: Vec<String>,
+    /// Notes on decoding (packets cut short by the snap length, unknown link types).
+    pub notes: Vec<String>,
+}
+
+impl Health {
+    /// Everything worth telling the user, the worst first.
+    pub fn warnings(&self) -> Vec<String> {
+        self.errors.iter().chain(&self.damage).chain(&self.notes).cloned().collect()
+    }
+}
+
+pub struct Analysis {
+    pub captures: Vec<CaptureSummary>,
+    pub flows: FlowTable,
+    pub health: Health,
+}
+
+impl Analysis {
+    /// True when some input could not be opened or was not read to its end.
+    pub fn has_damage(&self) -> bool {
+        !self.health.errors.is_empty() || !self.health.damage.is_empty()
+    }
+}
+
+/// Counts of frames whose decoding stopped early, by reason, with the first
+/// example, so that a capture with a short snap length gives one line and not
+/// thousands.
+#[derive(Default)]
+struct StopTally {
+    entries: Vec<(Stop, u64, u64, u64)>, // (reason, count, first packet number, first offset)
+}
+
+impl StopTally {
+    fn add(&mut self, stop: Stop, packet_no: u64, offset: u64) {
+        match self.entries.iter_mut().find(|e| e.0 == stop) {
+            Some(e) => e.1 += 1,
+            None => self.entries.push((stop, 1, packet_no, offset)),
+        }
+    }
+
+    fn into_notes(self, path: &Path, points: &[CapturePoint]) -> Vec<String> {
+        let _ = points;
+        self.entries
+            .into_iter()
+            .filter_map(|(stop, count, first, offset)| {
+                let what = match stop {
+                    Stop::Truncated(h) => format!("decoded only in part: cut short inside the {h}"),
+                    Stop::UnsupportedLink(n) => {
+                        format!("not decoded: link type {n} is not supported")
+                    }
+                    Stop::TooDeep => format!("not decoded past {} nested tunnels", packet::MAX_TUNNEL_DEPTH),
+                    // Frames without IP (LLDP, STP, 802.11 management) are normal traffic.
+                    Stop::NoNetworkLayer => return None,
+                };
+                let s = if count == 1 { "" } else { "s" };
+                Some(format!("{}: {count} packet{s} {what} (first: packet {first} @{offset:#x})", path.display()))
+            })
+            .collect()
+    }
+}
+
+/// Reads every capture and builds the flow table. A capture that cannot be
+/// opened or is damaged is reported in `health` and the others are still read.
+pub fn analyze(paths: &[PathBuf], opts: &AnalyzeOptions) -> Analysis {
+    analyze_with(paths, opts, |path| Capture::open(path))
+}
+
+/// Same as [`analyze`] with a custom opener (tests use small read sizes).
+pub fn analyze_with(
+    paths: &[PathBuf],
+    opts: &AnalyzeOptions,
+    mut open: impl FnMut(&Path) -> Result<Capture, CaptureError>,
+) -> Analysis {
+    let mut flows = FlowTable::new();
+    let mut health = Health::default();
+    let mut captures = Vec::new();
+    for (index, path) in paths.iter().enumerate() {
+        let mut summary = CaptureSummary {
+            path: path.clone(),
+            format: None,
+            packets: 0,
+            events: 0,
+            first_seen: None,
+            last_seen: None,
+            points: Vec::new(),
+            bytes_read: 0,
+            error: None,
+        };
+        match open(path) {
+            Ok(mut capture) => {
+                summary.format = Some(capture.format);
+                read_capture(index as u32, &mut capture, opts, &mut flows, &mut summary, &mut health);
+            }
+            Err(e) => {
+                summary.error = Some(e.to_string());
+                health.errors.push(e.to_string());
+            }
+        }
+        captures.push(summary);
+    }
+    Analysis { captures, flows, health }
+}
+
+fn read_capture(
+    index: u32,
+    capture: &mut Capture,
+    opts: &AnalyzeOptions,
+    flows: &mut FlowTable,
+    summary: &mut CaptureSummary,
+    health: &mut Health,
+) {
+    let mut stops = StopTally::default();
+    loop {
+        let event = match capture.next_event() {
+            Ok(Some(ev)) => ev,
+            Ok(None) => break,
+            Err(e) => {
+                summary.error = Some(e.to_string());
+                health.errors.push(e.to_string());
+                break;
+            }
+        };
+        summary.events += 1;
+        summary.first_seen = Some(summary.first_seen.map_or(event.ts, |t| t.min(event.ts)));
+        summary.last_seen = Some(summary.last_seen.map_or(event.ts, |t| t.max(event.ts)));
+        match &event.kind {
+            EventKind::Packet(p) => {
+                summary.packets += 1;
+                let decoded = packet::decode(p.link, p.data, &opts.decode);
+                if let Some(stop) = decoded.stopped {
+                    stops.add(stop, summary.packets, event.offset);
+                }
+                let frame_len = p.orig_len.max(p.data.len() as u32);
+                flows.observe(event.ts, (index, event.point), &decoded, frame_len);
+            }
+        }
+    }
+    for w in capture.take_warnings() {
+        health.damage.push(w);
+    }
+    summary.points = capture.points().to_vec();
+    summary.bytes_read = capture.offset();
+    health.notes.extend(stops.into_notes(&capture.path, capture.points()));
+}

@@ -1,0 +1,1 @@
+//! Windows Event Trace Log (.etl) reader. See `../shared/docs/etl-format.md`.

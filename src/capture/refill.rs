@@ -1,0 +1,128 @@
+//! A read buffer that streams a file in large reads and remembers the
+//! absolute offset of every byte it hands out.
+//!
+//! Readers ask for "at least n bytes from here" (`fill`), look at them
+//! (`available`), and `consume` what they used. The buffer only grows to hold
+//! one record at a time, and a record may not be larger than `max_record`, so
+//! a lying length field cannot make us allocate without bound.
+
+use std::io::{self, Read};
+
+/// How much we read per system call; large reads keep syscall overhead out of
+/// the profile.
+pub const DEFAULT_READ_SIZE: usize = 4 << 20;
+
+pub struct RefillBuffer<R> {
+    inner: R,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// Absolute offset of `buf[start]`.
+    offset: u64,
+    eof: bool,
+    read_size: usize,
+}
+
+impl<R: Read> RefillBuffer<R> {
+    pub fn new(inner: R) -> Self {
+        Self::with_read_size(inner, DEFAULT_READ_SIZE)
+    }
+
+    /// A small `read_size` is used by tests to exercise refills at every offset.
+    pub fn with_read_size(inner: R, read_size: usize) -> Self {
+        RefillBuffer { inner, buf: Vec::new(), start: 0, end: 0, offset: 0, eof: false, read_size: read_size.max(1) }
+    }
+
+    /// Absolute offset of the first unconsumed byte.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    pub fn available(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    pub fn len(&self) -> usize {
+        self.end - self.start
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+
+    /// Make at least `n` bytes available. Returns `Ok(false)` when the input
+    /// ends first (the bytes that do exist stay available).
+    pub fn fill(&mut self, n: usize) -> io::Result<bool> {
+        while self.len() < n {
+            if self.eof {
+                return Ok(false);
+            }
+            // Move what is left to the front, then grow if the record needs it.
+            if self.start > 0 {
+                self.buf.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+            }
+            let want = n.max(self.read_size);
+            if self.buf.len() < want {
+                self.buf.resize(want, 0);
+            }
+            let got = loop {
+                match self.inner.read(&mut self.buf[self.end..]) {
+                    Ok(k) => break k,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                }
+            };
+            if got == 0 {
+                self.eof = true;
+            }
+            self.end += got;
+        }
+        Ok(true)
+    }
+
+    /// True when everything has been consumed and the input is exhausted.
+    pub fn at_eof(&mut self) -> io::Result<bool> {
+        Ok(!self.fill(1)?)
+    }
+
+    pub fn consume(&mut self, n: usize) {
+        let n = n.min(self.len());
+        self.start += n;
+        self.offset += n as u64;
+    }
+
+    /// The unconsumed bytes followed by the rest of the input, for readers
+    /// that must restart on a transformed stream (gzip).
+    pub fn into_reader(self) -> std::io::Chain<std::io::Cursor<Vec<u8>>, R> {
+        let pending = self.buf[self.start..self.end].to_vec();
+        std::io::Cursor::new(pending).chain(self.inner)
+    }
+
+    /// Returns `available()[range]`; used after `consume` to keep handing out a
+    /// record's bytes, which stay in place until the next `fill`.
+    pub fn slice_back(&self, back: usize, len: usize) -> &[u8] {
+        let from = self.start - back;
+        &self.buf[from..from + len]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refills_across_small_reads() {
+        let data: Vec<u8> = (0..=255u8).collect();
+        let mut b = RefillBuffer::with_read_size(&data[..], 3);
+        assert!(b.fill(10).unwrap());
+        assert_eq!(&b.available()[..10], &data[..10]);
+        b.consume(7);
+        assert_eq!(b.offset(), 7);
+        assert!(b.fill(200).unwrap());
+        assert_eq!(b.available()[0], 7);
+        assert!(!b.fill(1000).unwrap());
+        assert_eq!(b.len(), 249);
+    }
+}

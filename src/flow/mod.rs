@@ -1,0 +1,233 @@
+//! The flow table: every decoded packet folded into its bidirectional
+//! conversation, keyed by the innermost tuple plus the tunnels around it.
+
+pub mod tcp;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use crate::packet::{Decoded, TunnelHop, TunnelKind, Tuple, MAX_TUNNEL_DEPTH};
+use crate::time::Timestamp;
+pub use tcp::{TcpState, TcpTracker};
+
+/// A tunnel level as it identifies a flow: kind, VNI and the outer address
+/// pair in either order. Outer ports are left out on purpose: VXLAN senders
+/// pick a source port per inner flow and direction, so the two directions of
+/// one conversation arrive with different outer tuples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct TunnelKey {
+    kind: TunnelKind,
+    vni: u32,
+    a: IpAddr,
+    b: IpAddr,
+}
+
+impl TunnelKey {
+    fn of(hop: &TunnelHop) -> Self {
+        let (a, b) = if hop.outer.src <= hop.outer.dst {
+            (hop.outer.src, hop.outer.dst)
+        } else {
+            (hop.outer.dst, hop.outer.src)
+        };
+        // VXLAN-GPE and VXLAN report as one kind; keep them distinct here.
+        TunnelKey { kind: hop.kind, vni: hop.vni, a, b }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FlowKey {
+    inner: Tuple,
+    tunnels: [Option<TunnelKey>; MAX_TUNNEL_DEPTH],
+}
+
+/// Identifies a capture point across all inputs: (capture index, point id).
+pub type PointKey = (u32, u32);
+
+/// Recent packets of a flow, to recognise one packet captured at several
+/// points.
+const RECENT_SIGHTINGS: usize = 8;
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Sighting {
+    fingerprint: u64,
+    point: PointKey,
+    ts: Timestamp,
+}
+
+/// One bidirectional conversation. "fwd" is the direction of its first packet.
+#[derive(Debug, Clone)]
+pub struct Flow {
+    pub id: u64,
+    pub fwd: Tuple,
+    /// Tunnels of the first fwd packet, outermost first.
+    pub tunnels_fwd: Vec<TunnelHop>,
+    /// Tunnels of the first rev packet, outermost first.
+    pub tunnels_rev: Option<Vec<TunnelHop>>,
+    pub packets: [u64; 2],
+    pub bytes: [u64; 2],
+    /// Bytes of the innermost IP packets, by their IP length fields.
+    pub inner_ip_bytes: [u64; 2],
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    pub tcp: Option<TcpTracker>,
+    /// Every capture of every packet, duplicates at other points included.
+    pub sightings: u64,
+    recent: [Sighting; RECENT_SIGHTINGS],
+    recent_next: usize,
+}
+
+impl Flow {
+    /// Is this packet one we already counted, seen again at another point?
+    fn is_duplicate(&self, s: &Sighting, window_ns: i64) -> bool {
+        s.fingerprint != 0
+            && self
+                .recent
+                .iter()
+                .any(|r| r.fingerprint == s.fingerprint && r.point != s.point && (s.ts.0 - r.ts.0).abs() <= window_ns)
+    }
+
+    fn remember(&mut self, s: Sighting) {
+        self.recent[self.recent_next] = s;
+        self.recent_next = (self.recent_next + 1) % RECENT_SIGHTINGS;
+    }
+}
+
+/// How far apart two captures of one packet may be (in time) and still be
+/// counted once.
+pub const DEFAULT_DEDUP_WINDOW_NS: i64 = 100_000_000;
+
+pub struct FlowTable {
+    index: HashMap<FlowKey, usize>,
+    flows: Vec<Flow>,
+    dedup_window_ns: i64,
+    /// Frames that carried no IP or ARP packet.
+    pub without_flow: u64,
+}
+
+impl Default for FlowTable {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl FlowTable {
+    pub fn new() -> Self {
+        FlowTable {
+            index: HashMap::new(),
+            flows: Vec::new(),
+            dedup_window_ns: DEFAULT_DEDUP_WINDOW_NS,
+            without_flow: 0,
+        }
+    }
+
+    /// Adds one captured frame. `frame_len` is its original length on the
+    /// wire, outer headers included.
+    pub fn observe(&mut self, ts: Timestamp, point: PointKey, packet: &Decoded, frame_len: u32) {
+        let Some(inner) = packet.inner else {
+            self.without_flow += 1;
+            return;
+        };
+        let (canonical, _) = inner.canonical();
+        let mut tunnels = [None; MAX_TUNNEL_DEPTH];
+        for (slot, hop) in tunnels.iter_mut().zip(packet.tunnels()) {
+            *slot = Some(TunnelKey::of(hop));
+        }
+        let key = FlowKey { inner: canonical, tunnels };
+        let next_id = self.flows.len();
+        let idx = *self.index.entry(key).or_insert(next_id);
+        if idx == next_id {
+            self.flows.push(Flow {
+                id: next_id as u64 + 1,
+                fwd: inner,
+                tunnels_fwd: packet.tunnels().copied().collect(),
+                tunnels_rev: None,
+                packets: [0; 2],
+                bytes: [0; 2],
+                inner_ip_bytes: [0; 2],
+                first_seen: ts,
+                last_seen: ts,
+                tcp: packet.tcp.map(|_| TcpTracker::new()),
+                sightings: 0,
+                recent: Default::default(),
+                recent_next: 0,
+            });
+        }
+        let window = self.dedup_window_ns;
+        let flow = &mut self.flows[idx];
+        flow.sightings += 1;
+        let sighting = Sighting { fingerprint: packet.fingerprint, point, ts };
+        if flow.is_duplicate(&sighting, window) {
+            return;
+        }
+        flow.remember(sighting);
+        let reverse = !(inner.src == flow.fwd.src && inner.src_port == flow.fwd.src_port && inner.dst == flow.fwd.dst);
+        let dir = reverse as usize;
+        if reverse && flow.tunnels_rev.is_none() {
+            flow.tunnels_rev = Some(packet.tunnels().copied().collect());
+        }
+        flow.packets[dir] += 1;
+        flow.bytes[dir] += frame_len as u64;
+        flow.inner_ip_bytes[dir] += packet.inner_ip_len as u64;
+        flow.first_seen = flow.first_seen.min(ts);
+        flow.last_seen = flow.last_seen.max(ts);
+        if let Some(seg) = &packet.tcp {
+            flow.tcp.get_or_insert_with(TcpTracker::new).segment(ts, seg, reverse);
+        }
+    }
+
+    /// Flows in the order their first packet arrived; ids count from 1.
+    pub fn flows(&self) -> &[Flow] {
+        &self.flows
+    }
+
+    pub fn len(&self) -> usize {
+        self.flows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.flows.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::LinkType;
+    use crate::packet::{decode, DecodeConfig};
+
+    fn udp(src: [u8; 4], dst: [u8; 4], sp: u16, dp: u16, payload: &[u8]) -> Vec<u8> {
+        let b = etherparse::PacketBuilder::ethernet2([1; 6], [2; 6]).ipv4(src, dst, 64).udp(sp, dp);
+        let mut v = Vec::new();
+        b.write(&mut v, payload).unwrap();
+        v
+    }
+
+    #[test]
+    fn both_directions_share_a_flow() {
+        let cfg = DecodeConfig::default();
+        let mut t = FlowTable::new();
+        let a = udp([10, 0, 0, 1], [10, 0, 0, 2], 1000, 53, b"q");
+        let b = udp([10, 0, 0, 2], [10, 0, 0, 1], 53, 1000, b"answer");
+        t.observe(Timestamp(1), (0, 0), &decode(LinkType::ETHERNET, &a, &cfg), a.len() as u32);
+        t.observe(Timestamp(2), (0, 0), &decode(LinkType::ETHERNET, &b, &cfg), b.len() as u32);
+        assert_eq!(t.len(), 1);
+        let f = &t.flows()[0];
+        assert_eq!(f.packets, [1, 1]);
+        assert_eq!(f.bytes, [a.len() as u64, b.len() as u64]);
+        assert_eq!(f.fwd.src_port, 1000);
+    }
+
+    #[test]
+    fn same_packet_at_two_points_counts_once() {
+        let cfg = DecodeConfig::default();
+        let mut t = FlowTable::new();
+        let a = udp([10, 0, 0, 1], [10, 0, 0, 2], 1000, 53, b"q");
+        let d = decode(LinkType::ETHERNET, &a, &cfg);
+        t.observe(Timestamp(1), (0, 0), &d, 60);
+        t.observe(Timestamp(5), (0, 1), &d, 60);
+        // The same bytes again at the first point are a second packet.
+        t.observe(Timestamp(9), (0, 0), &d, 60);
+        let f = &t.flows()[0];
+        assert_eq!((f.packets[0], f.sightings), (2, 3));
+    }
+}

@@ -1,0 +1,180 @@
+//! TCP conversation state as seen from a capture point: handshake, close,
+//! retransmissions and resets.
+
+use crate::packet::TcpSegment;
+use crate::time::Timestamp;
+
+/// Where a connection is, by what the capture saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TcpState {
+    /// The first packet we saw was not a SYN.
+    Midstream,
+    SynSent,
+    SynReceived,
+    Established,
+    /// One side sent FIN.
+    Closing,
+    /// Both sides sent FIN.
+    Closed,
+    Reset,
+}
+
+impl TcpState {
+    pub fn name(self) -> &'static str {
+        match self {
+            TcpState::Midstream => "midstream",
+            TcpState::SynSent => "syn_sent",
+            TcpState::SynReceived => "syn_received",
+            TcpState::Established => "established",
+            TcpState::Closing => "closing",
+            TcpState::Closed => "closed",
+            TcpState::Reset => "reset",
+        }
+    }
+}
+
+/// Per-direction sequence tracking.
+#[derive(Debug, Clone, Copy, Default)]
+struct Side {
+    /// Highest sequence number + length sent so far; None before any segment.
+    next_seq: Option<u32>,
+    fin: bool,
+}
+
+/// `a` is after `b` in sequence space (RFC 1982 serial arithmetic).
+fn seq_after(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) > 0
+}
+
+#[derive(Debug, Clone)]
+pub struct TcpTracker {
+    pub state: TcpState,
+    syn_at: Option<Timestamp>,
+    syn_ack_at: Option<Timestamp>,
+    pub retransmissions: u64,
+    pub resets: u64,
+    sides: [Side; 2],
+}
+
+impl TcpTracker {
+    pub fn new() -> Self {
+        TcpTracker {
+            state: TcpState::Midstream,
+            syn_at: None,
+            syn_ack_at: None,
+            retransmissions: 0,
+            resets: 0,
+            sides: [Side::default(); 2],
+        }
+    }
+
+    /// Time from the first SYN to the first SYN-ACK: the responder's
+    /// handshake time as this capture point saw it.
+    pub fn handshake_us(&self) -> Option<f64> {
+        Some(self.syn_ack_at?.micros_since(self.syn_at?))
+    }
+
+    /// Feeds one segment; `reverse` is true for the direction opposite to
+    /// the flow's first packet.
+    pub fn segment(&mut self, ts: Timestamp, seg: &TcpSegment, reverse: bool) {
+        let f = seg.flags;
+        let first_ever = self.sides.iter().all(|s| s.next_seq.is_none());
+        let side = &mut self.sides[reverse as usize];
+
+        // Sequence space: SYN and FIN each take one number.
+        let len = seg.payload_len.wrapping_add(f.syn as u32).wrapping_add(f.fin as u32);
+        let end = seg.seq.wrapping_add(len);
+        match side.next_seq {
+            Some(next) if len > 0 && !seq_after(end, next) => {
+                // Nothing new: everything in it was sent before. A one-byte
+                // probe just below the window edge is a keep-alive, not a
+                // retransmission.
+                let keepalive = seg.payload_len <= 1 && !f.syn && !f.fin && end == next;
+                if !keepalive {
+                    self.retransmissions += 1;
+                }
+            }
+            Some(next) if seq_after(end, next) => side.next_seq = Some(end),
+            Some(_) => {}
+            None => side.next_seq = Some(end),
+        }
+        if f.fin {
+            side.fin = true;
+        }
+
+        if f.rst {
+            self.resets += 1;
+            self.state = TcpState::Reset;
+            return;
+        }
+        if f.syn && !f.ack {
+            if self.syn_at.is_none() {
+                self.syn_at = Some(ts);
+            }
+            if first_ever || self.state == TcpState::SynSent {
+                self.state = TcpState::SynSent;
+            }
+        } else if f.syn && f.ack {
+            if self.syn_ack_at.is_none() && self.syn_at.is_some() {
+                self.syn_ack_at = Some(ts);
+            }
+            if matches!(self.state, TcpState::SynSent | TcpState::Midstream) {
+                self.state = TcpState::SynReceived;
+            }
+        } else if f.ack && self.state == TcpState::SynReceived {
+            self.state = TcpState::Established;
+        }
+        if self.sides[0].fin && self.sides[1].fin {
+            if self.state != TcpState::Reset {
+                self.state = TcpState::Closed;
+            }
+        } else if f.fin && self.state != TcpState::Reset {
+            self.state = TcpState::Closing;
+        }
+    }
+}
+
+impl Default for TcpTracker {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::packet::TcpFlags;
+
+    fn seg(seq: u32, ack: u32, syn: bool, ackf: bool, fin: bool, len: u32) -> TcpSegment {
+        TcpSegment { seq, ack, flags: TcpFlags { syn, ack: ackf, fin, rst: false }, window: 0, payload_len: len }
+    }
+
+    #[test]
+    fn handshake_data_retransmission_close() {
+        let mut t = TcpTracker::new();
+        t.segment(Timestamp(0), &seg(100, 0, true, false, false, 0), false);
+        assert_eq!(t.state, TcpState::SynSent);
+        t.segment(Timestamp(277_000), &seg(500, 101, true, true, false, 0), true);
+        t.segment(Timestamp(300_000), &seg(101, 501, false, true, false, 0), false);
+        assert_eq!(t.state, TcpState::Established);
+        assert_eq!(t.handshake_us(), Some(277.0));
+        t.segment(Timestamp(400_000), &seg(101, 501, false, true, false, 10), false);
+        t.segment(Timestamp(500_000), &seg(101, 501, false, true, false, 10), false);
+        assert_eq!(t.retransmissions, 1);
+        t.segment(Timestamp(600_000), &seg(111, 501, false, true, true, 0), false);
+        assert_eq!(t.state, TcpState::Closing);
+        t.segment(Timestamp(700_000), &seg(501, 112, false, true, true, 0), true);
+        assert_eq!(t.state, TcpState::Closed);
+        assert_eq!(t.retransmissions, 1);
+    }
+
+    #[test]
+    fn sequence_wraps() {
+        let mut t = TcpTracker::new();
+        t.segment(Timestamp(0), &seg(u32::MAX - 4, 0, false, true, false, 10), false);
+        t.segment(Timestamp(1), &seg(5, 0, false, true, false, 10), false);
+        assert_eq!(t.retransmissions, 0);
+        t.segment(Timestamp(2), &seg(u32::MAX - 4, 0, false, true, false, 10), false);
+        assert_eq!(t.retransmissions, 1);
+    }
+}

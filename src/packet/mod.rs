@@ -1,0 +1,438 @@
+//! Bytes of one frame -> what a flow table needs: the innermost tuple, the
+//! tunnels around it, and the TCP header fields.
+//!
+//! Headers are read by etherparse in its "lax" mode, which decodes a cut-off
+//! packet as far as it goes; this module adds the link layers etherparse does
+//! not know and unwraps UDP tunnels, up to [`MAX_TUNNEL_DEPTH`] deep.
+
+pub mod link;
+pub mod tunnel;
+pub mod tuple;
+
+use std::net::IpAddr;
+
+use etherparse::{EtherType, LaxNetSlice, LaxSlicedPacket, TransportSlice};
+
+use crate::event::LinkType;
+pub use link::{L3Start, LinkError};
+pub use tunnel::{Next, TunnelKind};
+pub use tuple::{Proto, Tuple};
+
+/// VXLAN in VXLAN in VXLAN is the deepest nesting seen in real captures;
+/// one more level leaves room without letting a crafted packet loop.
+pub const MAX_TUNNEL_DEPTH: usize = 4;
+
+/// Which UDP ports mean which encapsulation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeConfig {
+    pub vxlan_ports: Vec<u16>,
+    pub vxlan_gpe_ports: Vec<u16>,
+    pub geneve_ports: Vec<u16>,
+}
+
+impl Default for DecodeConfig {
+    fn default() -> Self {
+        DecodeConfig {
+            vxlan_ports: tunnel::VXLAN_PORTS.to_vec(),
+            vxlan_gpe_ports: vec![tunnel::VXLAN_GPE_PORT],
+            geneve_ports: vec![tunnel::GENEVE_PORT],
+        }
+    }
+}
+
+impl DecodeConfig {
+    fn tunnel_for(&self, src_port: u16, dst_port: u16) -> Option<TunnelKind> {
+        // Like Wireshark, either port selects the dissector; the destination
+        // is tried first since that is where the well-known port usually is.
+        for port in [dst_port, src_port] {
+            if self.vxlan_ports.contains(&port) {
+                return Some(TunnelKind::Vxlan);
+            }
+            if self.geneve_ports.contains(&port) {
+                return Some(TunnelKind::Geneve);
+            }
+            if self.vxlan_gpe_ports.contains(&port) {
+                return Some(TunnelKind::VxlanGpe);
+            }
+        }
+        None
+    }
+}
+
+/// One level of encapsulation: the tunnel header and the outer UDP/IP tuple
+/// that carried it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TunnelHop {
+    pub kind: TunnelKind,
+    pub vni: u32,
+    pub outer: Tuple,
+}
+
+/// TCP header fields the flow table tracks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TcpSegment {
+    pub seq: u32,
+    pub ack: u32,
+    pub flags: TcpFlags,
+    pub window: u16,
+    /// Payload bytes present in the IP packet (by its length field, so a
+    /// short snap length does not hide retransmitted data).
+    pub payload_len: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TcpFlags {
+    pub syn: bool,
+    pub ack: bool,
+    pub fin: bool,
+    pub rst: bool,
+}
+
+/// The result of decoding one frame.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Decoded {
+    tunnels: [Option<TunnelHop>; MAX_TUNNEL_DEPTH],
+    tunnel_count: usize,
+    /// The innermost IP (or ARP) tuple, if the frame has one.
+    pub inner: Option<Tuple>,
+    pub tcp: Option<TcpSegment>,
+    /// Why decoding stopped before the innermost transport header, when it did.
+    pub stopped: Option<Stop>,
+    /// A hash of the innermost packet that stays the same when one packet is
+    /// captured at several points: IPv4 id, lengths and transport bytes
+    /// without TTL and checksums. 0 when there is no IP packet.
+    pub fingerprint: u64,
+    /// Length of the innermost IP packet by its own header (0 without IP).
+    pub inner_ip_len: u32,
+}
+
+/// Why a frame was not decoded to the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// The bytes ran out (snap length or damage) inside the named header.
+    Truncated(&'static str),
+    /// The link type is not one we decode.
+    UnsupportedLink(u32),
+    /// The frame carries no IP or ARP packet (management frames, LLDP, ...).
+    NoNetworkLayer,
+    /// Tunnels nested deeper than [`MAX_TUNNEL_DEPTH`].
+    TooDeep,
+}
+
+impl Decoded {
+    /// Tunnels from the outermost to the innermost.
+    pub fn tunnels(&self) -> impl Iterator<Item = &TunnelHop> {
+        self.tunnels[..self.tunnel_count].iter().flatten()
+    }
+
+    pub fn tunnel_count(&self) -> usize {
+        self.tunnel_count
+    }
+
+    /// The tunnel that directly carries the inner packet.
+    pub fn innermost_tunnel(&self) -> Option<&TunnelHop> {
+        self.tunnel_count.checked_sub(1).and_then(|i| self.tunnels[i].as_ref())
+    }
+
+    fn push_tunnel(&mut self, hop: TunnelHop) -> bool {
+        if self.tunnel_count == MAX_TUNNEL_DEPTH {
+            return false;
+        }
+        self.tunnels[self.tunnel_count] = Some(hop);
+        self.tunnel_count += 1;
+        true
+    }
+}
+
+/// Decodes a frame of the given link type.
+pub fn decode(link: LinkType, data: &[u8], cfg: &DecodeConfig) -> Decoded {
+    let mut out = Decoded::default();
+    let start = match link::unwrap(link, data) {
+        Ok(s) => s,
+        Err(LinkError::Truncated(what)) => {
+            out.stopped = Some(Stop::Truncated(what));
+            return out;
+        }
+        Err(LinkError::NoPayload(_)) => {
+            out.stopped = Some(Stop::NoNetworkLayer);
+            return out;
+        }
+        Err(LinkError::UnsupportedLink(n)) => {
+            out.stopped = Some(Stop::UnsupportedLink(n));
+            return out;
+        }
+    };
+    decode_from(start, cfg, &mut out);
+    out
+}
+
+fn slice(start: L3Start<'_>) -> Result<LaxSlicedPacket<'_>, &'static str> {
+    match start {
+        L3Start::Ethernet(d) => LaxSlicedPacket::from_ethernet(d).map_err(|_| "Ethernet header"),
+        L3Start::EtherType(t, d) => Ok(LaxSlicedPacket::from_ether_type(EtherType(t), d)),
+        L3Start::Ip(d) => LaxSlicedPacket::from_ip(d).map_err(|_| "IP header"),
+    }
+}
+
+fn decode_from(mut start: L3Start<'_>, cfg: &DecodeConfig, out: &mut Decoded) {
+    loop {
+        let pkt = match slice(start) {
+            Ok(p) => p,
+            Err(what) => {
+                out.stopped = Some(Stop::Truncated(what));
+                return;
+            }
+        };
+        let (src, dst, ip_payload) = match &pkt.net {
+            Some(LaxNetSlice::Ipv4(ip)) => {
+                let h = ip.header();
+                (IpAddr::V4(h.source_addr()), IpAddr::V4(h.destination_addr()), ip.payload())
+            }
+            Some(LaxNetSlice::Ipv6(ip)) => {
+                let h = ip.header();
+                (IpAddr::V6(h.source_addr()), IpAddr::V6(h.destination_addr()), ip.payload())
+            }
+            Some(LaxNetSlice::Arp(arp)) => {
+                out.inner = arp_tuple(arp.sender_protocol_addr(), arp.target_protocol_addr());
+                if out.inner.is_none() {
+                    out.stopped = Some(Stop::NoNetworkLayer);
+                }
+                return;
+            }
+            None => {
+                out.stopped = Some(match pkt.stop_err {
+                    Some(_) => Stop::Truncated("link or network header"),
+                    None => Stop::NoNetworkLayer,
+                });
+                return;
+            }
+        };
+        let proto = Proto::from_ip_number(ip_payload.ip_number.0);
+        out.fingerprint = fingerprint(&pkt, ip_payload.payload);
+        out.inner_ip_len = match &pkt.net {
+            Some(LaxNetSlice::Ipv4(ip)) => ip.header().total_len() as u32,
+            Some(LaxNetSlice::Ipv6(ip)) => 40 + ip.header().payload_length() as u32,
+            _ => 0,
+        };
+        let mut tuple = Tuple { proto, src, dst, src_port: 0, dst_port: 0 };
+        match &pkt.transport {
+            Some(TransportSlice::Tcp(tcp)) => {
+                tuple.src_port = tcp.source_port();
+                tuple.dst_port = tcp.destination_port();
+                let header_len = tcp.slice().len() - tcp.payload().len();
+                let payload_len = if ip_payload.incomplete {
+                    tcp.payload().len()
+                } else {
+                    ip_payload.payload.len().saturating_sub(header_len)
+                };
+                out.tcp = Some(TcpSegment {
+                    seq: tcp.sequence_number(),
+                    ack: tcp.acknowledgment_number(),
+                    flags: TcpFlags { syn: tcp.syn(), ack: tcp.ack(), fin: tcp.fin(), rst: tcp.rst() },
+                    window: tcp.window_size(),
+                    payload_len: payload_len as u32,
+                });
+            }
+            Some(TransportSlice::Udp(udp)) => {
+                tuple.src_port = udp.source_port();
+                tuple.dst_port = udp.destination_port();
+                if let Some(kind) = cfg.tunnel_for(tuple.src_port, tuple.dst_port) {
+                    match unwrap_tunnel(kind, udp.payload(), tuple, out) {
+                        Unwrapped::Inner(next) => {
+                            start = next;
+                            continue;
+                        }
+                        Unwrapped::NotATunnel => {}
+                        Unwrapped::Stopped => return,
+                    }
+                }
+            }
+            Some(_) => {}
+            None if !ip_payload.fragmented => {
+                // The transport header was cut short; the ports are in the
+                // first four bytes and often still there.
+                if proto.has_ports() {
+                    if let Some(p) = ip_payload.payload.get(..4) {
+                        tuple.src_port = u16::from_be_bytes([p[0], p[1]]);
+                        tuple.dst_port = u16::from_be_bytes([p[2], p[3]]);
+                    }
+                    out.stopped = Some(Stop::Truncated(match proto {
+                        Proto::Tcp => "TCP header",
+                        Proto::Udp => "UDP header",
+                        _ => "transport header",
+                    }));
+                }
+            }
+            None => {}
+        }
+        out.inner = Some(tuple);
+        return;
+    }
+}
+
+/// Bytes of the transport header and payload hashed for the fingerprint;
+/// enough to tell apart packets of one flow without hashing whole payloads.
+const FINGERPRINT_BYTES: usize = 96;
+
+fn fingerprint(pkt: &LaxSlicedPacket<'_>, transport: &[u8]) -> u64 {
+    let mut h = Fnv::default();
+    match &pkt.net {
+        Some(LaxNetSlice::Ipv4(ip)) => {
+            let hdr = ip.header();
+            h.write(&hdr.identification().to_be_bytes());
+            h.write(&hdr.total_len().to_be_bytes());
+            h.write(&[hdr.protocol().0]);
+        }
+        Some(LaxNetSlice::Ipv6(ip)) => {
+            let hdr = ip.header();
+            h.write(&hdr.payload_length().to_be_bytes());
+            h.write(&[ip.payload().ip_number.0]);
+        }
+        _ => {}
+    }
+    let bytes = &transport[..transport.len().min(FINGERPRINT_BYTES)];
+    // Leave out the checksum, which offload may fill in between two points.
+    let checksum_at = match pkt.net.as_ref().and_then(|n| n.ip_payload_ref()).map(|p| p.ip_number.0) {
+        Some(6) => 16,
+        Some(17) => 6,
+        Some(1) | Some(58) => 2,
+        _ => usize::MAX,
+    };
+    for (i, b) in bytes.iter().enumerate() {
+        if i != checksum_at && i != checksum_at.wrapping_add(1) {
+            h.write(&[*b]);
+        }
+    }
+    h.finish()
+}
+
+/// FNV-1a: tiny, fast on short inputs, and deterministic across runs.
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= *b as u64;
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+enum Unwrapped<'a> {
+    Inner(L3Start<'a>),
+    /// Too short to be the tunnel: keep the UDP packet as the inner one.
+    NotATunnel,
+    Stopped,
+}
+
+fn unwrap_tunnel<'a>(kind: TunnelKind, payload: &'a [u8], outer: Tuple, out: &mut Decoded) -> Unwrapped<'a> {
+    let header = match kind {
+        TunnelKind::Vxlan => tunnel::vxlan(payload),
+        TunnelKind::VxlanGpe => tunnel::vxlan_gpe(payload),
+        TunnelKind::Geneve => tunnel::geneve(payload),
+    };
+    let Some(h) = header else {
+        return Unwrapped::NotATunnel;
+    };
+    if !out.push_tunnel(TunnelHop { kind, vni: h.vni, outer }) {
+        out.stopped = Some(Stop::TooDeep);
+        return Unwrapped::Stopped;
+    }
+    let inner = &payload[h.header_len..];
+    // Like tshark, a frame whose tunnel carries nothing we can read belongs
+    // to no flow: the flow is defined by the innermost packet.
+    let start = match h.next {
+        Next::Ethernet => L3Start::Ethernet(inner),
+        Next::EtherType(t) => L3Start::EtherType(t, inner),
+        Next::Other(_) => {
+            out.stopped = Some(Stop::NoNetworkLayer);
+            return Unwrapped::Stopped;
+        }
+    };
+    if inner.is_empty() {
+        out.stopped = Some(Stop::Truncated("tunnel payload"));
+        return Unwrapped::Stopped;
+    }
+    Unwrapped::Inner(start)
+}
+
+fn arp_tuple(sender: &[u8], target: &[u8]) -> Option<Tuple> {
+    let addr = |b: &[u8]| -> Option<IpAddr> {
+        match b.len() {
+            4 => Some(IpAddr::from(<[u8; 4]>::try_from(b).ok()?)),
+            16 => Some(IpAddr::from(<[u8; 16]>::try_from(b).ok()?)),
+            _ => None,
+        }
+    };
+    Some(Tuple { proto: Proto::Arp, src: addr(sender)?, dst: addr(target)?, src_port: 0, dst_port: 0 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Scenario B's outer frame from `scenarios.md`, rebuilt: VXLAN VNI 4096
+    /// over UDP 1085 -> 4789, inner ICMP 10.255.0.5 -> 10.255.0.7.
+    fn vxlan_icmp() -> Vec<u8> {
+        let inner =
+            etherparse::PacketBuilder::ethernet2([0, 0x15, 0x5d, 0xbc, 0xf9, 0xaa], [0, 0x15, 0x5d, 0x71, 0xa4, 0xc5])
+                .ipv4([10, 255, 0, 5], [10, 255, 0, 7], 128)
+                .icmpv4_echo_request(1, 1);
+        let mut inner_bytes = Vec::new();
+        inner.write(&mut inner_bytes, &[0u8; 32]).unwrap();
+        let mut vx = vec![0x08, 0, 0, 0, 0x00, 0x10, 0x00, 0];
+        vx.extend_from_slice(&inner_bytes);
+        let outer = etherparse::PacketBuilder::ethernet2([0, 0x22, 0x48, 1, 0x9e, 0x11], [0, 0x22, 0x48, 1, 0, 3])
+            .ipv4([10, 0, 0, 5], [10, 0, 0, 4], 128)
+            .udp(1085, 4789);
+        let mut out = Vec::new();
+        outer.write(&mut out, &vx).unwrap();
+        out
+    }
+
+    #[test]
+    fn unwraps_vxlan() {
+        let d = decode(LinkType::ETHERNET, &vxlan_icmp(), &DecodeConfig::default());
+        let inner = d.inner.unwrap();
+        assert_eq!(inner.proto, Proto::Icmp);
+        assert_eq!(inner.src.to_string(), "10.255.0.5");
+        let t = d.innermost_tunnel().unwrap();
+        assert_eq!((t.kind, t.vni, t.outer.src_port, t.outer.dst_port), (TunnelKind::Vxlan, 4096, 1085, 4789));
+        assert_eq!(d.stopped, None);
+    }
+
+    #[test]
+    fn truncated_inner_keeps_what_it_has() {
+        let full = vxlan_icmp();
+        // Cut inside the inner IPv4 header.
+        let d = decode(LinkType::ETHERNET, &full[..14 + 20 + 8 + 8 + 14 + 10], &DecodeConfig::default());
+        assert_eq!(d.tunnel_count(), 1);
+        assert!(matches!(d.stopped, Some(Stop::Truncated(_))), "{:?}", d.stopped);
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        let mut frame = vxlan_icmp();
+        for _ in 0..MAX_TUNNEL_DEPTH + 2 {
+            let mut vx = vec![0x08, 0, 0, 0, 0, 0, 1, 0];
+            vx.extend_from_slice(&frame);
+            let outer =
+                etherparse::PacketBuilder::ethernet2([0; 6], [0; 6]).ipv4([1, 1, 1, 1], [2, 2, 2, 2], 64).udp(1, 4789);
+            let mut out = Vec::new();
+            outer.write(&mut out, &vx).unwrap();
+            frame = out;
+        }
+        let d = decode(LinkType::ETHERNET, &frame, &DecodeConfig::default());
+        assert_eq!(d.tunnel_count(), MAX_TUNNEL_DEPTH);
+        assert_eq!(d.stopped, Some(Stop::TooDeep));
+    }
+}

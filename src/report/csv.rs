@@ -1,0 +1,122 @@
+//! CSV: one section per output, raw values (full timestamps, numbers
+//! without units) so spreadsheets and scripts need no parsing.
+
+use super::{Report, Section};
+
+fn opt<T: ToString>(v: Option<T>) -> String {
+    v.map(|x| x.to_string()).unwrap_or_default()
+}
+
+pub fn render(report: &Report, section: Section) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    // Writing to a Vec cannot fail.
+    let mut row = |fields: Vec<String>| {
+        let _ = w.write_record(&fields);
+    };
+    match section {
+        Section::Captures => {
+            row([
+                "path",
+                "format",
+                "packets",
+                "events",
+                "first_seen",
+                "last_seen",
+                "interfaces",
+                "bytes_read",
+                "error",
+            ]
+            .map(String::from)
+            .to_vec());
+            for c in &report.captures {
+                row(vec![
+                    c.path.clone(),
+                    opt(c.format),
+                    c.packets.to_string(),
+                    c.events.to_string(),
+                    opt(c.first_seen),
+                    opt(c.last_seen),
+                    c.interfaces.join(";"),
+                    c.bytes_read.to_string(),
+                    opt(c.error.clone()),
+                ]);
+            }
+        }
+        Section::Flows => {
+            row([
+                "id",
+                "proto",
+                "src",
+                "src_port",
+                "dst",
+                "dst_port",
+                "tunnel_kind",
+                "vni",
+                "outer_src",
+                "outer_src_port",
+                "outer_dst",
+                "outer_dst_port",
+                "packets_fwd",
+                "packets_rev",
+                "bytes_fwd",
+                "bytes_rev",
+                "first_seen",
+                "last_seen",
+                "tcp_state",
+                "handshake_us",
+                "retransmissions",
+                "resets",
+                "sightings",
+            ]
+            .map(String::from)
+            .to_vec());
+            for f in &report.flows {
+                let t = f.tunnel.as_ref();
+                let tcp = f.tcp.as_ref();
+                row(vec![
+                    f.id.to_string(),
+                    f.proto.clone(),
+                    f.src.clone(),
+                    opt(f.src_port),
+                    f.dst.clone(),
+                    opt(f.dst_port),
+                    opt(t.map(|t| t.kind)),
+                    opt(t.map(|t| t.vni)),
+                    opt(t.map(|t| t.outer_src.clone())),
+                    opt(t.map(|t| t.outer_src_port)),
+                    opt(t.map(|t| t.outer_dst.clone())),
+                    opt(t.map(|t| t.outer_dst_port)),
+                    f.packets_fwd.to_string(),
+                    f.packets_rev.to_string(),
+                    f.bytes_fwd.to_string(),
+                    f.bytes_rev.to_string(),
+                    f.first_seen.to_string(),
+                    f.last_seen.to_string(),
+                    opt(tcp.map(|t| t.state)),
+                    opt(tcp.and_then(|t| t.handshake_us)),
+                    opt(tcp.map(|t| t.retransmissions)),
+                    opt(tcp.map(|t| t.resets)),
+                    f.sightings.to_string(),
+                ]);
+            }
+        }
+        Section::Health => {
+            let h = &report.health;
+            row(vec![
+                "events_lost".into(),
+                "buffers_lost".into(),
+                "bytes_skipped".into(),
+                "packets_without_flow".into(),
+                "warnings".into(),
+            ]);
+            row(vec![
+                h.events_lost.to_string(),
+                h.buffers_lost.to_string(),
+                h.bytes_skipped.to_string(),
+                h.packets_without_flow.to_string(),
+                h.warnings.join("\n"),
+            ]);
+        }
+    }
+    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+}

@@ -1,0 +1,233 @@
+//! The report: the answers to the user's questions, one section each, as a
+//! plain data structure that every output format renders. Field names and
+//! meanings follow `report-schema.md` (schema v1); renderers never look at
+//! packets or bytes.
+
+pub mod csv;
+pub mod json;
+pub mod table;
+
+use std::str::FromStr;
+
+use serde::Serialize;
+
+use crate::analyze::Analysis;
+use crate::flow::Flow;
+use crate::packet::{TunnelHop, Tuple};
+use crate::time::Timestamp;
+
+pub const SCHEMA: &str = "overlay-trace/report/v1";
+
+/// The report's sections, in the order they are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+pub enum Section {
+    Captures,
+    Flows,
+    Health,
+}
+
+impl Section {
+    pub const ALL: [Section; 3] = [Section::Captures, Section::Flows, Section::Health];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Section::Captures => "captures",
+            Section::Flows => "flows",
+            Section::Health => "health",
+        }
+    }
+}
+
+impl FromStr for Section {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Section::ALL.into_iter().find(|x| x.name() == s).ok_or_else(|| format!("unknown section '{s}'"))
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Report {
+    pub schema: &'static str,
+    pub captures: Vec<CaptureRow>,
+    pub flows: Vec<FlowRow>,
+    /// Filled by the path correlation; empty for inputs where no packet is
+    /// seen at more than one point.
+    pub paths: Vec<serde_json::Value>,
+    pub nat: Vec<serde_json::Value>,
+    pub drops: Vec<serde_json::Value>,
+    pub latency: Vec<serde_json::Value>,
+    pub health: HealthRow,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CaptureRow {
+    pub path: String,
+    pub format: Option<&'static str>,
+    pub packets: u64,
+    pub events: u64,
+    pub first_seen: Option<Timestamp>,
+    pub last_seen: Option<Timestamp>,
+    /// Capture points (pcapng interfaces) in file order.
+    pub interfaces: Vec<String>,
+    pub bytes_read: u64,
+    /// Why reading stopped before the end, or null.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TupleRow {
+    pub proto: String,
+    pub src: String,
+    pub src_port: Option<u16>,
+    pub dst: String,
+    pub dst_port: Option<u16>,
+}
+
+impl From<&Tuple> for TupleRow {
+    fn from(t: &Tuple) -> Self {
+        TupleRow {
+            proto: t.proto.name(),
+            src: t.src.to_string(),
+            src_port: t.src_port(),
+            dst: t.dst.to_string(),
+            dst_port: t.dst_port(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TunnelRow {
+    pub kind: &'static str,
+    pub vni: u32,
+    pub outer_src: String,
+    pub outer_src_port: u16,
+    pub outer_dst: String,
+    pub outer_dst_port: u16,
+}
+
+impl From<&TunnelHop> for TunnelRow {
+    fn from(h: &TunnelHop) -> Self {
+        TunnelRow {
+            kind: h.kind.name(),
+            vni: h.vni,
+            outer_src: h.outer.src.to_string(),
+            outer_src_port: h.outer.src_port,
+            outer_dst: h.outer.dst.to_string(),
+            outer_dst_port: h.outer.dst_port,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TcpRow {
+    pub state: &'static str,
+    pub handshake_us: Option<f64>,
+    pub retransmissions: u64,
+    pub resets: u64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FlowRow {
+    pub id: u64,
+    pub proto: String,
+    pub src: String,
+    pub src_port: Option<u16>,
+    pub dst: String,
+    pub dst_port: Option<u16>,
+    /// The tunnel directly around the inner packet, outer tuple of the fwd
+    /// direction.
+    pub tunnel: Option<TunnelRow>,
+    /// The same tunnel as the first rev packet had it (outer ports differ by
+    /// direction), or null when no rev packet was seen.
+    pub tunnel_rev: Option<TunnelRow>,
+    /// Every tunnel level, outermost first (more than one when nested).
+    pub tunnels: Vec<TunnelRow>,
+    pub packets_fwd: u64,
+    pub packets_rev: u64,
+    pub bytes_fwd: u64,
+    pub bytes_rev: u64,
+    /// Bytes of the innermost IP packets only (no link or tunnel headers).
+    pub inner_ip_bytes_fwd: u64,
+    pub inner_ip_bytes_rev: u64,
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    pub tcp: Option<TcpRow>,
+    pub sightings: u64,
+}
+
+impl From<&Flow> for FlowRow {
+    fn from(f: &Flow) -> Self {
+        let t = TupleRow::from(&f.fwd);
+        FlowRow {
+            id: f.id,
+            proto: t.proto,
+            src: t.src,
+            src_port: t.src_port,
+            dst: t.dst,
+            dst_port: t.dst_port,
+            tunnel: f.tunnels_fwd.last().map(TunnelRow::from),
+            tunnel_rev: f.tunnels_rev.as_ref().and_then(|v| v.last()).map(TunnelRow::from),
+            tunnels: f.tunnels_fwd.iter().map(TunnelRow::from).collect(),
+            packets_fwd: f.packets[0],
+            packets_rev: f.packets[1],
+            bytes_fwd: f.bytes[0],
+            bytes_rev: f.bytes[1],
+            inner_ip_bytes_fwd: f.inner_ip_bytes[0],
+            inner_ip_bytes_rev: f.inner_ip_bytes[1],
+            first_seen: f.first_seen,
+            last_seen: f.last_seen,
+            tcp: f.tcp.as_ref().map(|t| TcpRow {
+                state: t.state.name(),
+                handshake_us: t.handshake_us(),
+                retransmissions: t.retransmissions,
+                resets: t.resets,
+            }),
+            sightings: f.sightings,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct HealthRow {
+    pub events_lost: u64,
+    pub buffers_lost: u64,
+    pub bytes_skipped: u64,
+    /// Frames that carried no IP or ARP packet and so belong to no flow.
+    pub packets_without_flow: u64,
+    pub warnings: Vec<String>,
+}
+
+impl Report {
+    pub fn from_analysis(a: &Analysis) -> Report {
+        Report {
+            schema: SCHEMA,
+            captures: a
+                .captures
+                .iter()
+                .map(|c| CaptureRow {
+                    path: c.path.display().to_string(),
+                    format: c.format.map(|f| f.name()),
+                    packets: c.packets,
+                    events: c.events,
+                    first_seen: c.first_seen,
+                    last_seen: c.last_seen,
+                    interfaces: c.points.iter().map(|p| p.name.clone()).collect(),
+                    bytes_read: c.bytes_read,
+                    error: c.error.clone(),
+                })
+                .collect(),
+            flows: a.flows.flows().iter().map(FlowRow::from).collect(),
+            paths: Vec::new(),
+            nat: Vec::new(),
+            drops: Vec::new(),
+            latency: Vec::new(),
+            health: HealthRow {
+                events_lost: a.health.events_lost,
+                buffers_lost: a.health.buffers_lost,
+                bytes_skipped: a.health.bytes_skipped,
+                packets_without_flow: a.flows.without_flow,
+                warnings: a.health.warnings(),
+            },
+        }
+    }
+}
