@@ -106,7 +106,7 @@ impl StopTally {
 /// Reads every capture and builds the flow table. A capture that cannot be
 /// opened or is damaged is reported in `health` and the others are still read.
 pub fn analyze(paths: &[PathBuf], opts: &AnalyzeOptions) -> Analysis {
-    analyze_with(paths, opts, |path| Capture::open(path))
+    analyze_with(paths, opts, Capture::open)
 }
 
 /// Same as [`analyze`] with a custom opener (tests use small read sizes).

@@ -10,6 +10,7 @@ pub mod capture;
 pub mod error;
 pub mod event;
 pub mod flow;
+pub mod generate;
 pub mod packet;
 pub mod report;
 pub mod time;

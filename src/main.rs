@@ -10,7 +10,7 @@ use overlay_trace::analyze::{analyze, AnalyzeOptions};
 use overlay_trace::report::{self, table, Report, Section};
 
 mod cli;
-use cli::{AnalyzeArgs, Cli, Command, OutputFormat};
+use cli::{AnalyzeArgs, Cli, Command, GenerateArgs, OutputFormat, Scenario};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -23,15 +23,9 @@ fn main() -> ExitCode {
     };
     let code = match cli.command {
         Command::Analyze(args) => run_analyze(args),
+        Command::Generate(args) => run_generate(args),
     };
     ExitCode::from(code as u8)
-}
-
-fn terminal_width() -> Option<u16> {
-    if !std::io::stdout().is_terminal() {
-        return None;
-    }
-    std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).or(Some(120))
 }
 
 fn run_analyze(args: AnalyzeArgs) -> i32 {
@@ -59,11 +53,13 @@ fn run_analyze(args: AnalyzeArgs) -> i32 {
         OutputFormat::Table => table::render(
             &report,
             &sections,
-            table::TableOptions { style: table::Style::Terminal, width: terminal_width() },
+            table::TableOptions { style: table::Style::Terminal, fit_to_terminal: std::io::stdout().is_terminal() },
         ),
-        OutputFormat::Markdown => {
-            table::render(&report, &sections, table::TableOptions { style: table::Style::Markdown, width: None })
-        }
+        OutputFormat::Markdown => table::render(
+            &report,
+            &sections,
+            table::TableOptions { style: table::Style::Markdown, fit_to_terminal: false },
+        ),
     };
     let mut out = std::io::stdout().lock();
     if let Err(e) = out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
@@ -85,5 +81,46 @@ fn run_analyze(args: AnalyzeArgs) -> i32 {
         cli::EXIT_UNREADABLE
     } else {
         cli::EXIT_OK
+    }
+}
+
+fn run_generate(args: GenerateArgs) -> i32 {
+    let truth_path = args.truth.clone().unwrap_or_else(|| {
+        let mut p = args.output.clone().into_os_string();
+        p.push(".truth.json");
+        p.into()
+    });
+    let result = (|| -> anyhow::Result<()> {
+        let file = std::fs::File::create(&args.output)
+            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", args.output.display()))?;
+        let out = std::io::BufWriter::with_capacity(1 << 20, file);
+        let truth = match args.scenario {
+            Scenario::Mix => overlay_trace::generate::mix::write(
+                out,
+                &overlay_trace::generate::mix::MixOptions {
+                    seed: args.seed,
+                    concurrent_flows: args.flows,
+                    size: args.size,
+                },
+            )?,
+        };
+        let json = serde_json::to_string_pretty(&truth)?;
+        std::fs::write(&truth_path, json + "\n")
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", truth_path.display()))?;
+        eprintln!(
+            "overlay-trace: wrote {} ({} packets, {} flows) and {}",
+            args.output.display(),
+            truth.packets,
+            truth.flows.len(),
+            truth_path.display()
+        );
+        Ok(())
+    })();
+    match result {
+        Ok(()) => cli::EXIT_OK,
+        Err(e) => {
+            eprintln!("overlay-trace: error: {e}");
+            cli::EXIT_UNREADABLE
+        }
     }
 }

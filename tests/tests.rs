@@ -1,7 +1,11 @@
 //! One integration-test binary; each module covers one area.
 
+#[path = "suite/cli.rs"]
+mod cli;
 #[path = "suite/common.rs"]
 mod common;
+#[path = "suite/generate.rs"]
+mod generate;
 #[path = "suite/pcapng.rs"]
 mod pcapng;
 #[path = "suite/vxlan.rs"]

@@ -24,6 +24,15 @@ pub const MODIFIED_RECORD_HEADER_LEN: usize = 24;
 const LINKTYPE_RESERVED_MASK: u32 = 0x03FF_0000;
 const LINKTYPE_MASK: u32 = 0x0000_FFFF;
 
+/// A record just consumed: its data are the last `caplen` bytes before the
+/// read position.
+struct Record {
+    offset: u64,
+    ts: Timestamp,
+    caplen: usize,
+    orig_len: u32,
+}
+
 pub struct PcapReader<R> {
     buf: RefillBuffer<R>,
     big_endian: bool,
@@ -96,18 +105,16 @@ impl<R: Read> PcapReader<R> {
             return Ok(None);
         }
         match self.next_inner() {
-            Ok(Some(range)) => {
-                let (offset, hdr_len, ts, caplen, origlen) = range;
-                let data = self.buf.slice_back(caplen, caplen);
-                let _ = hdr_len;
+            Ok(Some(r)) => {
+                let data = self.buf.slice_back(r.caplen, r.caplen);
                 Ok(Some(Event {
-                    ts,
+                    ts: r.ts,
                     point: 0,
-                    offset,
+                    offset: r.offset,
                     kind: EventKind::Packet(PacketRecord {
                         link: self.point.link,
                         data,
-                        orig_len: origlen,
+                        orig_len: r.orig_len,
                         meta: PacketMeta::default(),
                     }),
                 }))
@@ -125,7 +132,7 @@ impl<R: Read> PcapReader<R> {
 
     /// Reads one record and consumes it; its data are the last `caplen`
     /// bytes before the new read position.
-    fn next_inner(&mut self) -> Result<Option<(u64, usize, Timestamp, usize, u32)>, DecodeError> {
+    fn next_inner(&mut self) -> Result<Option<Record>, DecodeError> {
         let offset = self.buf.offset();
         let io = |e: std::io::Error| DecodeError::other(offset, format!("read error: {e}"));
         let hdr_len = if self.modified { MODIFIED_RECORD_HEADER_LEN } else { RECORD_HEADER_LEN };
@@ -172,7 +179,7 @@ impl<R: Read> PcapReader<R> {
         let origlen = frame.origlen;
         self.buf.consume(total);
         self.record_index += 1;
-        Ok(Some((offset, hdr_len, ts, caplen, origlen)))
+        Ok(Some(Record { offset, ts, caplen, orig_len: origlen }))
     }
 }
 

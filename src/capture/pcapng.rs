@@ -38,10 +38,14 @@ const EPB_DATA_OFFSET: usize = 28;
 const OPB_DATA_OFFSET: usize = 28;
 const SPB_DATA_OFFSET: usize = 12;
 
-const OPT_COMMENT: u16 = 1;
-const OPT_EPB_FLAGS: u16 = 2;
-const OPT_EPB_PACKETID: u16 = 5;
-const OPT_EPB_VERDICT: u16 = 7;
+pub const OPT_END: u16 = 0;
+pub const OPT_COMMENT: u16 = 1;
+pub const OPT_SHB_USERAPPL: u16 = 4;
+pub const OPT_IF_NAME: u16 = 2;
+pub const OPT_IF_TSRESOL: u16 = 9;
+pub const OPT_EPB_FLAGS: u16 = 2;
+pub const OPT_EPB_PACKETID: u16 = 5;
+pub const OPT_EPB_VERDICT: u16 = 7;
 
 /// An interface of the current section.
 #[derive(Debug, Clone)]

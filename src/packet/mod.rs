@@ -248,20 +248,18 @@ fn decode_from(mut start: L3Start<'_>, cfg: &DecodeConfig, out: &mut Decoded) {
                 }
             }
             Some(_) => {}
-            None if !ip_payload.fragmented => {
+            None if !ip_payload.fragmented && proto.has_ports() => {
                 // The transport header was cut short; the ports are in the
                 // first four bytes and often still there.
-                if proto.has_ports() {
-                    if let Some(p) = ip_payload.payload.get(..4) {
-                        tuple.src_port = u16::from_be_bytes([p[0], p[1]]);
-                        tuple.dst_port = u16::from_be_bytes([p[2], p[3]]);
-                    }
-                    out.stopped = Some(Stop::Truncated(match proto {
-                        Proto::Tcp => "TCP header",
-                        Proto::Udp => "UDP header",
-                        _ => "transport header",
-                    }));
+                if let Some(p) = ip_payload.payload.get(..4) {
+                    tuple.src_port = u16::from_be_bytes([p[0], p[1]]);
+                    tuple.dst_port = u16::from_be_bytes([p[2], p[3]]);
                 }
+                out.stopped = Some(Stop::Truncated(match proto {
+                    Proto::Tcp => "TCP header",
+                    Proto::Udp => "UDP header",
+                    _ => "transport header",
+                }));
             }
             None => {}
         }

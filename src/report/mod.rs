@@ -5,6 +5,7 @@
 
 pub mod csv;
 pub mod json;
+pub mod pcapng;
 pub mod table;
 
 use std::str::FromStr;

@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use comfy_table::{presets, CellAlignment, ContentArrangement, Table};
+use comfy_table::{presets, CellAlignment, ColumnConstraint, ContentArrangement, Table, Width};
 
 use super::{FlowRow, Report, Section, TunnelRow};
 use crate::time::Timestamp;
@@ -23,8 +23,9 @@ pub enum Style {
 #[derive(Debug, Clone, Copy)]
 pub struct TableOptions {
     pub style: Style,
-    /// Fit to this many columns; None for full width (output piped).
-    pub width: Option<u16>,
+    /// Wrap cells to fit the terminal's width (stdout is a terminal);
+    /// otherwise every row stays on one line, however wide.
+    pub fit_to_terminal: bool,
 }
 
 /// A section as header + rows of text; shared by the table and csv writers.
@@ -33,6 +34,8 @@ pub struct Grid {
     pub rows: Vec<Vec<String>>,
     /// Columns holding numbers, right-aligned in tables.
     pub numeric: Vec<usize>,
+    /// Columns never wrapped when fitting a terminal (addresses).
+    pub keep_whole: Vec<usize>,
 }
 
 /// Times in tables: UTC time of day to the microsecond; the date is in the
@@ -51,31 +54,48 @@ fn endpoint(addr: &str, port: Option<u16>) -> String {
     }
 }
 
-fn tunnel_text(t: &TunnelRow) -> String {
-    format!(
-        "{} {} {} -> {}",
-        t.kind,
-        t.vni,
-        endpoint(&t.outer_src, Some(t.outer_src_port)),
-        endpoint(&t.outer_dst, Some(t.outer_dst_port))
-    )
+fn outer_text(t: Option<&TunnelRow>) -> String {
+    match t {
+        Some(t) => format!(
+            "{} -> {}",
+            endpoint(&t.outer_src, Some(t.outer_src_port)),
+            endpoint(&t.outer_dst, Some(t.outer_dst_port))
+        ),
+        None => "-".into(),
+    }
 }
 
-fn tunnels_text(f: &FlowRow) -> String {
-    if f.tunnels.is_empty() {
-        return "-".into();
+/// "vxlan 4096", or every level for nested tunnels: "vxlan 1/2/3".
+fn tunnel_text(f: &FlowRow) -> String {
+    let Some(first) = f.tunnels.first() else { return "-".into() };
+    let vnis: Vec<String> = f.tunnels.iter().map(|t| t.vni.to_string()).collect();
+    format!("{} {}", first.kind, vnis.join("/"))
+}
+
+/// "closed, handshake 277.0 µs", with retransmissions and resets when any.
+fn tcp_text(f: &FlowRow) -> String {
+    let Some(t) = &f.tcp else { return "-".into() };
+    let mut s = t.state.to_string();
+    if t.handshake_us.is_some() {
+        let _ = write!(s, ", handshake {}", duration(t.handshake_us));
     }
-    let mut s = f.tunnels.iter().map(tunnel_text).collect::<Vec<_>>().join(" / ");
-    if let Some(rev) = &f.tunnel_rev {
-        if Some(rev) != f.tunnel.as_ref() {
-            let _ = write!(s, " (rev {})", tunnel_text(rev));
-        }
+    if t.retransmissions > 0 {
+        let _ = write!(s, ", {} retx", t.retransmissions);
+    }
+    if t.resets > 0 {
+        let _ = write!(s, ", {} rst", t.resets);
     }
     s
 }
 
-fn us(v: Option<f64>) -> String {
-    v.map(|x| format!("{x:.1} µs")).unwrap_or_else(|| "-".into())
+/// Durations scaled for reading: 277.0 µs, 217.2 ms, 1.250 s.
+fn duration(v: Option<f64>) -> String {
+    match v {
+        None => "-".into(),
+        Some(us) if us.abs() < 1_000.0 => format!("{us:.1} µs"),
+        Some(us) if us.abs() < 1_000_000.0 => format!("{:.1} ms", us / 1_000.0),
+        Some(us) => format!("{:.3} s", us / 1_000_000.0),
+    }
 }
 
 pub fn grid(report: &Report, section: Section) -> Grid {
@@ -108,6 +128,7 @@ pub fn grid(report: &Report, section: Section) -> Grid {
                 })
                 .collect(),
             numeric: vec![2, 3, 6],
+            keep_whole: vec![],
         },
         Section::Flows => Grid {
             header: vec![
@@ -116,42 +137,39 @@ pub fn grid(report: &Report, section: Section) -> Grid {
                 "SRC",
                 "DST",
                 "TUNNEL",
-                "PKTS >",
-                "PKTS <",
-                "BYTES >",
-                "BYTES <",
+                "OUTER (> then <)",
+                "PKTS > / <",
+                "BYTES > / <",
                 "FIRST SEEN",
-                "LAST SEEN",
-                "TCP STATE",
-                "HANDSHAKE",
-                "RETX",
-                "RST",
+                "DURATION",
+                "TCP",
             ],
             rows: report
                 .flows
                 .iter()
                 .map(|f| {
-                    let tcp = f.tcp.as_ref();
+                    let mut outer = outer_text(f.tunnel.as_ref());
+                    if let Some(rev) = &f.tunnel_rev {
+                        outer.push('\n');
+                        outer.push_str(&outer_text(Some(rev)));
+                    }
                     vec![
                         f.id.to_string(),
                         f.proto.clone(),
                         endpoint(&f.src, f.src_port),
                         endpoint(&f.dst, f.dst_port),
-                        tunnels_text(f),
-                        f.packets_fwd.to_string(),
-                        f.packets_rev.to_string(),
-                        f.bytes_fwd.to_string(),
-                        f.bytes_rev.to_string(),
+                        tunnel_text(f),
+                        outer,
+                        format!("{} / {}", f.packets_fwd, f.packets_rev),
+                        format!("{} / {}", f.bytes_fwd, f.bytes_rev),
                         time_of_day(f.first_seen),
-                        time_of_day(f.last_seen),
-                        tcp.map(|t| t.state.to_string()).unwrap_or_else(|| "-".into()),
-                        us(tcp.and_then(|t| t.handshake_us)),
-                        tcp.map(|t| t.retransmissions.to_string()).unwrap_or_else(|| "-".into()),
-                        tcp.map(|t| t.resets.to_string()).unwrap_or_else(|| "-".into()),
+                        duration(Some(f.last_seen.micros_since(f.first_seen))),
+                        tcp_text(f),
                     ]
                 })
                 .collect(),
-            numeric: vec![0, 5, 6, 7, 8, 12, 13, 14],
+            numeric: vec![0, 6, 7, 9],
+            keep_whole: vec![0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
         },
         Section::Health => {
             let h = &report.health;
@@ -164,7 +182,7 @@ pub fn grid(report: &Report, section: Section) -> Grid {
             for w in &h.warnings {
                 rows.push(vec!["warning".to_string(), w.clone()]);
             }
-            Grid { header: vec!["CHECK", "VALUE"], rows, numeric: vec![] }
+            Grid { header: vec!["CHECK", "VALUE"], rows, numeric: vec![], keep_whole: vec![] }
         }
     }
 }
@@ -175,14 +193,10 @@ fn render_grid(g: &Grid, opts: TableOptions) -> String {
         Style::Terminal => t.load_style(presets::ASCII_BORDERS_ONLY_CONDENSED),
         Style::Markdown => t.load_style(presets::ASCII_MARKDOWN),
     };
-    match opts.width {
-        Some(w) if opts.style == Style::Terminal => {
-            t.set_content_arrangement(ContentArrangement::Dynamic);
-            t.set_width(w);
-        }
-        _ => {
-            t.set_content_arrangement(ContentArrangement::Disabled);
-        }
+    if opts.fit_to_terminal && opts.style == Style::Terminal {
+        t.set_content_arrangement(ContentArrangement::Dynamic);
+    } else {
+        t.set_content_arrangement(ContentArrangement::Disabled);
     }
     t.set_header(g.header.iter().copied());
     for row in &g.rows {
@@ -196,6 +210,13 @@ fn render_grid(g: &Grid, opts: TableOptions) -> String {
     for &c in &g.numeric {
         if let Some(col) = t.column_mut(c) {
             col.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    for &c in &g.keep_whole {
+        let cells = g.rows.iter().filter_map(|r| r.get(c)).flat_map(|cell| cell.lines());
+        let widest = cells.chain(g.header.get(c).copied()).map(|l| l.chars().count()).max();
+        if let (Some(col), Some(w)) = (t.column_mut(c), widest) {
+            col.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(w as u16 + 2)));
         }
     }
     t.to_string()

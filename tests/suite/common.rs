@@ -39,13 +39,9 @@ pub fn walk(dir: &Path) -> Vec<PathBuf> {
 
 /// Finds a capture by file name: the bundled fixture first, then the corpus.
 pub fn find_capture(name: &str) -> Option<PathBuf> {
-    let f = fixtures().join(name);
-    if f.is_file() {
-        return Some(f);
+    let bundled = walk(&fixtures()).into_iter().find(|p| p.file_name().is_some_and(|n| n == name));
+    if bundled.is_some() {
+        return bundled;
     }
-    corpus().and_then(|c| {
-        walk(&c)
-            .into_iter()
-            .find(|p| p.file_name().is_some_and(|n| n == name))
-    })
+    corpus().and_then(|c| walk(&c).into_iter().find(|p| p.file_name().is_some_and(|n| n == name)))
 }

@@ -19,17 +19,12 @@ struct Expected {
 }
 
 fn expectations() -> Vec<Expected> {
-    let text =
-        std::fs::read_to_string(crate_root().join("tests/golden/conformance-counts.tsv")).unwrap();
+    let text = std::fs::read_to_string(crate_root().join("tests/golden/conformance-counts.tsv")).unwrap();
     text.lines()
         .skip(1)
         .map(|l| {
             let c: Vec<&str> = l.split('\t').collect();
-            Expected {
-                file: c[0].to_string(),
-                packets: c[1].parse().unwrap(),
-                error: c[2] == "error",
-            }
+            Expected { file: c[0].to_string(), packets: c[1].parse().unwrap(), error: c[2] == "error" }
         })
         .collect()
 }
@@ -44,9 +39,8 @@ fn check_all(read_size: usize) {
     assert!(exp.len() > 80);
     for e in &exp {
         let path: PathBuf = corpus.join(&e.file);
-        let a = analyze_with(&[path.clone()], &AnalyzeOptions::default(), |p| {
-            let f = std::fs::File::open(p)
-                .map_err(|err| overlay_trace::error::CaptureError::io(p, err))?;
+        let a = analyze_with(std::slice::from_ref(&path), &AnalyzeOptions::default(), |p| {
+            let f = std::fs::File::open(p).map_err(|err| overlay_trace::error::CaptureError::io(p, err))?;
             Capture::from_reader_sized(p, Box::new(f), read_size)
         });
         let c = &a.captures[0];
@@ -85,10 +79,7 @@ fn second_section_with_bad_version_keeps_the_first() {
     let path = corpus.join("conformance/gopacket/google_gopacket_le__test901.pcapng");
     let a = analyze(&[path], &AnalyzeOptions::default());
     let msg = a.captures[0].error.as_deref().unwrap();
-    assert!(
-        msg.contains("section version: 2.0") && msg.contains("@0x1ec"),
-        "{msg}"
-    );
+    assert!(msg.contains("section version: 2.0") && msg.contains("@0x1ec"), "{msg}");
     assert_eq!(a.captures[0].packets, 1);
 }
 

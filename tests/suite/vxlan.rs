@@ -27,10 +27,7 @@ fn project(f: &overlay_trace::report::FlowRow) -> Value {
 fn options_for(golden: &Value) -> AnalyzeOptions {
     let mut opts = AnalyzeOptions::default();
     for a in golden["tshark_args"].as_array().into_iter().flatten() {
-        if let Some(port) = a
-            .as_str()
-            .and_then(|s| s.strip_prefix("udp.port=="))
-            .and_then(|s| s.strip_suffix(",vxlan"))
+        if let Some(port) = a.as_str().and_then(|s| s.strip_prefix("udp.port==")).and_then(|s| s.strip_suffix(",vxlan"))
         {
             opts.decode.vxlan_ports.push(port.parse().unwrap());
         }
@@ -47,18 +44,13 @@ fn flows_equal_tshark() {
     assert!(goldens.len() >= 30, "goldens missing: {}", goldens.len());
     let (mut checked, mut failures) = (0, Vec::new());
     for g in &goldens {
-        let name = g
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .trim_end_matches(".flows.json")
-            .to_string();
+        let name = g.file_name().unwrap().to_string_lossy().trim_end_matches(".flows.json").to_string();
         let Some(capture) = find_capture(&name) else {
             eprintln!("note: {name} is neither in fixtures/ nor in ../shared/corpus; skipped");
             continue;
         };
         let golden: Value = serde_json::from_str(&std::fs::read_to_string(g).unwrap()).unwrap();
-        let analysis = analyze(&[capture.clone()], &options_for(&golden));
+        let analysis = analyze(std::slice::from_ref(&capture), &options_for(&golden));
         let report = Report::from_analysis(&analysis);
         let ours: Vec<Value> = report.flows.iter().map(project).collect();
         let theirs = golden["flows"].as_array().unwrap();
@@ -75,22 +67,12 @@ fn flows_equal_tshark() {
                     )
                 })
                 .collect();
-            failures.push(format!(
-                "{name}: {} flows vs tshark's {}\n{}",
-                ours.len(),
-                theirs.len(),
-                diff.join("\n")
-            ));
+            failures.push(format!("{name}: {} flows vs tshark's {}\n{}", ours.len(), theirs.len(), diff.join("\n")));
         }
         checked += 1;
     }
     eprintln!("compared {checked} captures with tshark");
-    assert!(
-        failures.is_empty(),
-        "{} of {checked} differ:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} of {checked} differ:\n{}", failures.len(), failures.join("\n"));
 }
 
 /// CESNET FlowTest's expectation for its vxlan.pcap: 10.0.0.1 <-> 10.0.0.2
@@ -103,10 +85,7 @@ fn cesnet_vxlan_expectation() {
     let report = Report::from_analysis(&analyze(&[capture], &AnalyzeOptions::default()));
     assert_eq!(report.flows.len(), 1);
     let f = &report.flows[0];
-    assert_eq!(
-        (f.src.as_str(), f.dst.as_str(), f.proto.as_str()),
-        ("10.0.0.1", "10.0.0.2", "icmp")
-    );
+    assert_eq!((f.src.as_str(), f.dst.as_str(), f.proto.as_str()), ("10.0.0.1", "10.0.0.2", "icmp"));
     assert_eq!(f.tunnel.as_ref().unwrap().vni, 123);
     assert_eq!((f.packets_fwd, f.packets_rev), (4, 4));
     // Outer IP bytes = frame bytes less one untagged Ethernet header per packet.
