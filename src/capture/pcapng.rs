@@ -10,9 +10,8 @@
 use std::io::Read;
 
 use pcap_parser::pcapng::{
-    parse_enhancedpacketblock_be, parse_enhancedpacketblock_le, parse_interfacedescriptionblock_be,
-    parse_interfacedescriptionblock_le, parse_sectionheaderblock, parse_simplepacketblock_be,
-    parse_simplepacketblock_le,
+    parse_interfacedescriptionblock_be, parse_interfacedescriptionblock_le, parse_sectionheaderblock,
+    parse_simplepacketblock_be, parse_simplepacketblock_le,
 };
 use pcap_parser::PcapNGOption;
 
@@ -181,7 +180,8 @@ impl<R: Read> PcapNgReader<R> {
     /// `Some(None)` for any other block, `None` at the end of the input.
     fn next_block(&mut self) -> Result<Option<Option<Found>>, DecodeError> {
         let offset = self.buf.offset();
-        let ctx = format!("block {}", self.block_index);
+        let index = self.block_index;
+        let ctx = move || format!("block {index}");
         let io = |e: std::io::Error| DecodeError::other(offset, format!("read error: {e}"));
         if !self.buf.fill(BLOCK_OVERHEAD).map_err(io)? {
             if self.buf.is_empty() {
@@ -193,7 +193,7 @@ impl<R: Read> PcapNgReader<R> {
                 BLOCK_OVERHEAD as u64,
                 self.buf.len() as u64,
             )
-            .within(ctx));
+            .within(ctx()));
         }
         let head = self.buf.available();
         let block_type_le = u32::from_le_bytes(head[0..4].try_into().unwrap_or_default());
@@ -202,10 +202,14 @@ impl<R: Read> PcapNgReader<R> {
             self.big_endian = match bom {
                 BYTE_ORDER_MAGIC => false,
                 x if x.swap_bytes() == BYTE_ORDER_MAGIC => true,
-                _ => return Err(DecodeError::bad_magic(offset + 8, "pcapng byte-order magic", bom as u64).within(ctx)),
+                _ => {
+                    return Err(DecodeError::bad_magic(offset + 8, "pcapng byte-order magic", bom as u64).within(ctx()))
+                }
             };
         } else if self.block_index == 0 {
-            return Err(DecodeError::bad_magic(offset, "pcapng Section Header Block", block_type_le as u64).within(ctx));
+            return Err(
+                DecodeError::bad_magic(offset, "pcapng Section Header Block", block_type_le as u64).within(ctx())
+            );
         }
         let big = self.big_endian;
         let block_type = u32_at(head, 0, big);
@@ -216,11 +220,11 @@ impl<R: Read> PcapNgReader<R> {
                 format!("pcapng block length of {}", block_name(block_type)),
                 len as u64,
             )
-            .within(ctx));
+            .within(ctx()));
         }
         if !self.buf.fill(len).map_err(io)? {
             return Err(
-                DecodeError::truncated(offset, block_name(block_type), len as u64, self.buf.len() as u64).within(ctx)
+                DecodeError::truncated(offset, block_name(block_type), len as u64, self.buf.len() as u64).within(ctx())
             );
         }
         let block = &self.buf.available()[..len];
@@ -231,7 +235,7 @@ impl<R: Read> PcapNgReader<R> {
                 format!("trailing length of {} (leading length is {len})", block_name(block_type)),
                 trailing as u64,
             )
-            .within(ctx));
+            .within(ctx()));
         }
 
         let result = match block_type {
@@ -358,23 +362,20 @@ impl<R: Read> PcapNgReader<R> {
 
     fn enhanced_packet(&mut self, offset: u64, len: usize) -> Option<Found> {
         let big = self.big_endian;
+        // The EPB is the one block per packet, so its fixed header is read
+        // here directly rather than through pcap-parser, which also parses
+        // every option into a Vec; options are read lazily below.
         let block = &self.buf.available()[..len];
-        let parsed = if big { parse_enhancedpacketblock_be(block) } else { parse_enhancedpacketblock_le(block) };
-        let (if_id, ts_high, ts_low, caplen, orig_len, opts_start) = match parsed {
-            Ok((_, epb)) => {
-                let padded = (epb.caplen as usize + 3) & !3;
-                (epb.if_id, epb.ts_high, epb.ts_low, epb.caplen as usize, epb.origlen, EPB_DATA_OFFSET + padded)
-            }
-            Err(_) => {
-                let caplen = if len >= 24 { u32_at(block, 20, big) } else { 0 };
-                self.warn(DecodeError::bad_length(
-                    offset + 20,
-                    "Enhanced Packet Block captured length (block skipped)",
-                    caplen as u64,
-                ));
-                return None;
-            }
-        };
+        if len < EPB_DATA_OFFSET + 4 {
+            self.warn(DecodeError::bad_length(offset + 4, "Enhanced Packet Block length (block skipped)", len as u64));
+            return None;
+        }
+        let if_id = u32_at(block, 8, big);
+        let ts_high = u32_at(block, 12, big);
+        let ts_low = u32_at(block, 16, big);
+        let caplen = u32_at(block, 20, big) as usize;
+        let orig_len = u32_at(block, 24, big);
+        let opts_start = EPB_DATA_OFFSET + ((caplen.min(MAX_PACKET_LEN) + 3) & !3);
         if caplen > MAX_PACKET_LEN || EPB_DATA_OFFSET + caplen > len - 4 {
             self.warn(DecodeError::bad_length(
                 offset + 20,
