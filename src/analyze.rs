@@ -113,7 +113,28 @@ pub fn analyze(paths: &[PathBuf], opts: &AnalyzeOptions) -> Analysis {
 pub fn analyze_with(
     paths: &[PathBuf],
     opts: &AnalyzeOptions,
+    open: impl FnMut(&Path) -> Result<Capture, CaptureError>,
+) -> Analysis {
+    analyze_with_progress(paths, opts, open, &mut |_| {})
+}
+
+/// How far reading has got: input `capture` has been read up to `offset`.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    pub capture: usize,
+    pub offset: u64,
+}
+
+/// Events between two progress reports; often enough for a smooth bar,
+/// rarely enough to cost nothing.
+const PROGRESS_EVERY: u64 = 1 << 14;
+
+/// [`analyze_with`], reporting progress now and then.
+pub fn analyze_with_progress(
+    paths: &[PathBuf],
+    opts: &AnalyzeOptions,
     mut open: impl FnMut(&Path) -> Result<Capture, CaptureError>,
+    progress: &mut dyn FnMut(Progress),
 ) -> Analysis {
     let mut flows = FlowTable::new();
     let mut health = Health::default();
@@ -133,7 +154,7 @@ pub fn analyze_with(
         match open(path) {
             Ok(mut capture) => {
                 summary.format = Some(capture.format);
-                read_capture(index as u32, &mut capture, opts, &mut flows, &mut summary, &mut health);
+                read_capture(index as u32, &mut capture, opts, &mut flows, &mut summary, &mut health, progress);
             }
             Err(e) => {
                 summary.error = Some(e.to_string());
@@ -152,9 +173,13 @@ fn read_capture(
     flows: &mut FlowTable,
     summary: &mut CaptureSummary,
     health: &mut Health,
+    progress: &mut dyn FnMut(Progress),
 ) {
     let mut stops = StopTally::default();
     loop {
+        if summary.events % PROGRESS_EVERY == 0 {
+            progress(Progress { capture: index as usize, offset: capture.offset() });
+        }
         let event = match capture.next_event() {
             Ok(Some(ev)) => ev,
             Ok(None) => break,

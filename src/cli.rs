@@ -1,5 +1,6 @@
 //! The command line: argument definitions only. `main.rs` turns them into
-//! work; nothing here reads files.
+//! work; nothing here reads files. It lives in the library so that the man
+//! page and completions are generated from this one definition.
 
 use std::path::PathBuf;
 
@@ -45,6 +46,11 @@ pub enum Command {
     Analyze(AnalyzeArgs),
     /// Write a synthetic capture and its ground truth (for trying the tool and for benchmarks)
     Generate(GenerateArgs),
+    /// Print a shell completion script (e.g. `overlay-trace completions bash > /etc/bash_completion.d/overlay-trace`)
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -84,10 +90,8 @@ pub struct GenerateArgs {
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
-    crate_size(s)
+    crate::generate::parse_size(s)
 }
-
-use overlay_trace::generate::parse_size as crate_size;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {

@@ -7,6 +7,7 @@
 
 pub mod analyze;
 pub mod capture;
+pub mod cli;
 pub mod error;
 pub mod event;
 pub mod flow;

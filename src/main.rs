@@ -6,11 +6,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use overlay_trace::analyze::{analyze, AnalyzeOptions};
+use overlay_trace::analyze::{analyze_with_progress, Analysis, AnalyzeOptions, Progress};
+use overlay_trace::capture::Capture;
 use overlay_trace::report::{self, table, Report, Section};
 
-mod cli;
-use cli::{AnalyzeArgs, Cli, Command, GenerateArgs, OutputFormat, Scenario};
+use overlay_trace::cli::{self, AnalyzeArgs, Cli, Command, GenerateArgs, OutputFormat, Scenario};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -24,6 +24,11 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Analyze(args) => run_analyze(args),
         Command::Generate(args) => run_generate(args),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "overlay-trace", &mut std::io::stdout());
+            cli::EXIT_OK
+        }
     };
     ExitCode::from(code as u8)
 }
@@ -45,7 +50,8 @@ fn run_analyze(args: AnalyzeArgs) -> i32 {
         }
     }
 
-    let analysis = analyze(&args.captures, &opts);
+    let analysis =
+        with_progress_bar(&args, |report| analyze_with_progress(&args.captures, &opts, Capture::open, report));
     let report = Report::from_analysis(&analysis);
     let text = match args.format {
         OutputFormat::Json => report::json::render(&report),
@@ -123,4 +129,40 @@ fn run_generate(args: GenerateArgs) -> i32 {
             cli::EXIT_UNREADABLE
         }
     }
+}
+
+/// Inputs smaller than this finish before a bar would be worth drawing.
+const PROGRESS_MIN_BYTES: u64 = 64 << 20;
+
+/// Runs `work` with a progress bar on stderr when stderr is a terminal, the
+/// inputs are large and `--quiet` is off; the bar is cleared at the end so
+/// that only warnings remain on stderr.
+fn with_progress_bar(args: &AnalyzeArgs, work: impl FnOnce(&mut dyn FnMut(Progress)) -> Analysis) -> Analysis {
+    let sizes: Vec<u64> = args
+        .captures
+        .iter()
+        .map(|p| std::fs::metadata(p).map(|m| if m.is_file() { m.len() } else { 0 }).unwrap_or(0))
+        .collect();
+    let total: u64 = sizes.iter().sum();
+    if args.quiet || !std::io::stderr().is_terminal() || total < PROGRESS_MIN_BYTES {
+        return work(&mut |_| {});
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} {bytes}/{total_bytes} {wide_bar} {binary_bytes_per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let before: Vec<u64> = sizes
+        .iter()
+        .scan(0, |acc, s| {
+            let b = *acc;
+            *acc += s;
+            Some(b)
+        })
+        .collect();
+    let analysis = work(&mut |p: Progress| bar.set_position(before.get(p.capture).copied().unwrap_or(0) + p.offset));
+    bar.finish_and_clear();
+    analysis
 }

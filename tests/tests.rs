@@ -10,3 +10,5 @@ mod generate;
 mod pcapng;
 #[path = "suite/vxlan.rs"]
 mod vxlan;
+#[path = "suite/man.rs"]
+mod man;
