@@ -12,3 +12,5 @@ mod pcapng;
 mod vxlan;
 #[path = "suite/man.rs"]
 mod man;
+#[path = "suite/damage.rs"]
+mod damage;
