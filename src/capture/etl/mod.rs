@@ -1,1 +1,2 @@
 //! Windows Event Trace Log (.etl) reader. See `../shared/docs/etl-format.md`.
+pub mod providers;

@@ -1,0 +1,119 @@
+//! Reading a provider's packed payload: fields back to back, no alignment,
+//! little-endian, every read checked against what is left.
+
+/// A cursor over one event's user data. Every read returns `None` when the
+/// data ends first, so a template decoder is a chain of `?`.
+#[derive(Debug, Clone)]
+pub struct Fields<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Fields<'a> {
+    pub fn new(data: &'a [u8]) -> Self {
+        Fields { data, pos: 0 }
+    }
+
+    pub fn pos(&self) -> usize {
+        self.pos
+    }
+
+    pub fn remaining(&self) -> usize {
+        self.data.len() - self.pos
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.remaining() == 0
+    }
+
+    pub fn rest(&self) -> &'a [u8] {
+        &self.data[self.pos..]
+    }
+
+    pub fn bytes(&mut self, n: usize) -> Option<&'a [u8]> {
+        let end = self.pos.checked_add(n)?;
+        let b = self.data.get(self.pos..end)?;
+        self.pos = end;
+        Some(b)
+    }
+
+    pub fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
+        self.bytes(N)?.try_into().ok()
+    }
+
+    pub fn u8(&mut self) -> Option<u8> {
+        Some(self.bytes(1)?[0])
+    }
+
+    pub fn u16(&mut self) -> Option<u16> {
+        Some(u16::from_le_bytes(self.array()?))
+    }
+
+    pub fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.array()?))
+    }
+
+    pub fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.array()?))
+    }
+
+    /// A pointer of the record's bitness (4 or 8 bytes).
+    pub fn pointer(&mut self, size: usize) -> Option<u64> {
+        match size {
+            4 => self.u32().map(u64::from),
+            _ => self.u64(),
+        }
+    }
+
+    /// A NUL-terminated UTF-16LE string (manifest `win:UnicodeString`). A
+    /// string that runs to the end of the data without its NUL is taken as
+    /// it is, since writers cut payloads short.
+    pub fn wstr(&mut self) -> Option<String> {
+        let rest = self.rest();
+        let mut units = Vec::new();
+        let mut used = 0;
+        for pair in rest.chunks_exact(2) {
+            used += 2;
+            let u = u16::from_le_bytes([pair[0], pair[1]]);
+            if u == 0 {
+                self.pos += used;
+                return Some(String::from_utf16_lossy(&units));
+            }
+            units.push(u);
+        }
+        if rest.len() % 2 != 0 && units.is_empty() {
+            return None;
+        }
+        self.pos += used;
+        Some(String::from_utf16_lossy(&units))
+    }
+
+    /// `len` bytes of UTF-16LE, without a terminator.
+    pub fn utf16(&mut self, len_bytes: usize) -> Option<String> {
+        let b = self.bytes(len_bytes)?;
+        let units: Vec<u16> = b.chunks_exact(2).map(|p| u16::from_le_bytes([p[0], p[1]])).collect();
+        Some(String::from_utf16_lossy(&units).trim_end_matches('\0').to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_and_stops_at_the_end() {
+        let mut f = Fields::new(&[1, 0, 2, 0, 0, 0, b'a', 0, 0, 0, 9]);
+        assert_eq!(f.u16(), Some(1));
+        assert_eq!(f.u32(), Some(2));
+        assert_eq!(f.wstr().as_deref(), Some("a"));
+        assert_eq!(f.u16(), None);
+        assert_eq!(f.u8(), Some(9));
+        assert!(f.is_empty());
+    }
+
+    #[test]
+    fn unterminated_string_is_kept() {
+        let mut f = Fields::new(&[b'h', 0, b'i', 0]);
+        assert_eq!(f.wstr().as_deref(), Some("hi"));
+    }
+}

@@ -1,0 +1,278 @@
+//! Microsoft-Windows-NDIS-PacketCapture ("ndiscap"), what `netsh trace
+//! capture=yes` and `Add-NetEventPacketCaptureProvider` write: packet
+//! fragments (1001), Wi-Fi metadata (1002) and fragments captured at a
+//! Hyper-V switch port (1003). See etl-format.md section 3.
+
+use super::fields::Fields;
+use crate::event::{Direction, LinkType};
+
+pub const GUID: [u8; 16] =
+    super::guid_bytes(0x2ed6_006e, 0x4729, 0x4609, [0xb4, 0x23, 0x3e, 0xe7, 0xbc, 0xd6, 0x78, 0xef]);
+
+pub const EVENT_FRAGMENT: u16 = 1001;
+pub const EVENT_METADATA: u16 = 1002;
+pub const EVENT_VMSWITCH_FRAGMENT: u16 = 1003;
+
+pub mod keyword {
+    pub const ETHERNET: u64 = 0x1;
+    pub const WIRELESS_WAN: u64 = 0x200;
+    pub const TUNNEL: u64 = 0x8000;
+    pub const NATIVE_802_11: u64 = 0x1_0000;
+    pub const VMSWITCH: u64 = 0x100_0000;
+    pub const PACKET_TRUNCATED: u64 = 0x200_0000;
+    pub const PACKET_START: u64 = 0x4000_0000;
+    pub const PACKET_END: u64 = 0x8000_0000;
+    pub const SEND_PATH: u64 = 0x1_0000_0000;
+    pub const RECEIVE_PATH: u64 = 0x2_0000_0000;
+}
+
+/// Slot of `NetBufferListInfo[]` holding the 802.1Q tag (VLAN id in bits 4-15).
+const OOB_SLOT_8021Q: usize = 4;
+/// Slot holding the RSS hash value.
+const OOB_SLOT_HASH: usize = 8;
+
+/// The link type of a fragment, from the event's keywords: 802.11 frames,
+/// raw IP for mobile broadband, Ethernet otherwise.
+pub fn link_type(keywords: u64) -> LinkType {
+    if keywords & keyword::NATIVE_802_11 != 0 {
+        LinkType::IEEE802_11
+    } else if keywords & keyword::WIRELESS_WAN != 0 {
+        LinkType::RAW
+    } else {
+        LinkType::ETHERNET
+    }
+}
+
+pub fn direction(keywords: u64) -> Direction {
+    if keywords & keyword::SEND_PATH != 0 {
+        Direction::Outbound
+    } else {
+        Direction::Inbound
+    }
+}
+
+/// A Hyper-V switch port the fragment was captured at (event 1003).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SwitchPort {
+    pub source_port_id: u32,
+    pub source_port_name: String,
+    pub source_nic_name: String,
+    pub source_nic_type: String,
+    pub destination_count: u32,
+    pub vlan_id: u16,
+    pub hash_value: u32,
+}
+
+/// One packet fragment event (1001 or 1003).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fragment<'a> {
+    pub miniport_if_index: u32,
+    pub lower_if_index: u32,
+    pub bytes: &'a [u8],
+    pub vmswitch: Option<SwitchPort>,
+}
+
+/// Wi-Fi receive metadata (1002), applying to the next packet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Metadata<'a> {
+    pub miniport_if_index: u32,
+    pub lower_if_index: u32,
+    pub bytes: &'a [u8],
+}
+
+/// Event 1001: MiniportIfIndex, LowerIfIndex, FragmentSize, Fragment, then
+/// on newer builds two GFT u64s, which we do not need.
+pub fn fragment(data: &[u8]) -> Option<Fragment<'_>> {
+    let mut f = Fields::new(data);
+    let miniport_if_index = f.u32()?;
+    let lower_if_index = f.u32()?;
+    let size = f.u32()? as usize;
+    let bytes = f.bytes(size)?;
+    Some(Fragment { miniport_if_index, lower_if_index, bytes, vmswitch: None })
+}
+
+/// Event 1002.
+pub fn metadata(data: &[u8]) -> Option<Metadata<'_>> {
+    let mut f = Fields::new(data);
+    let miniport_if_index = f.u32()?;
+    let lower_if_index = f.u32()?;
+    let size = f.u32()? as usize;
+    Some(Metadata { miniport_if_index, lower_if_index, bytes: f.bytes(size)? })
+}
+
+/// Event 1003: the 1001 fields plus the switch port and, after the frame,
+/// the NBL's out-of-band info array of pointer-sized slots.
+pub fn vmswitch_fragment(data: &[u8], pointer_size: usize) -> Option<Fragment<'_>> {
+    let mut f = Fields::new(data);
+    let miniport_if_index = f.u32()?;
+    let lower_if_index = f.u32()?;
+    let source_port_id = f.u32()?;
+    let source_port_name = f.wstr()?;
+    let source_nic_name = f.wstr()?;
+    let source_nic_type = f.wstr()?;
+    let destination_count = f.u32()?;
+    f.bytes((destination_count as usize).checked_mul(8)?)?;
+    let size = f.u32()? as usize;
+    let bytes = f.bytes(size)?;
+    let mut port = SwitchPort {
+        source_port_id,
+        source_port_name,
+        source_nic_name,
+        source_nic_type,
+        destination_count,
+        ..Default::default()
+    };
+    // The OOB array is optional in practice: keep the fragment without it.
+    if let Some(oob_size) = f.u32() {
+        if let Some(oob) = f.bytes(oob_size as usize) {
+            let slot = |i: usize| -> Option<u64> {
+                let b = oob.get(i * pointer_size..(i + 1) * pointer_size)?;
+                Some(if pointer_size == 4 {
+                    u32::from_le_bytes(b.try_into().ok()?) as u64
+                } else {
+                    u64::from_le_bytes(b.try_into().ok()?)
+                })
+            };
+            port.vlan_id = slot(OOB_SLOT_8021Q).map_or(0, |v| ((v >> 4) & 0xFFF) as u16);
+            port.hash_value = slot(OOB_SLOT_HASH).map_or(0, |v| v as u32);
+        }
+    }
+    Some(Fragment { miniport_if_index, lower_if_index, bytes, vmswitch: Some(port) })
+}
+
+/// The length of the packet on the wire when the capture kept only part of
+/// it, from its IP header (etl2pcapng's rule, without its raw-IP bug);
+/// never less than what was captured.
+pub fn original_length(link: LinkType, frame: &[u8]) -> u32 {
+    let captured = frame.len() as u32;
+    let (ip, l2) = match link {
+        LinkType::ETHERNET if frame.len() >= 14 => match u16::from_be_bytes([frame[12], frame[13]]) {
+            0x0800 | 0x86DD => (&frame[14..], 14u32),
+            _ => return captured,
+        },
+        LinkType::RAW => (frame, 0),
+        _ => return captured,
+    };
+    let inferred = match ip.first().map(|b| b >> 4) {
+        Some(4) if ip.len() >= 4 => u16::from_be_bytes([ip[2], ip[3]]) as u32 + l2,
+        Some(6) if ip.len() >= 6 => u16::from_be_bytes([ip[4], ip[5]]) as u32 + 40 + l2,
+        _ => 0,
+    };
+    inferred.max(captured)
+}
+
+/// Rebuilds packets from fragments: a packet is complete at the fragment
+/// whose keywords carry PacketEnd. Since Windows 8.1 every packet is one
+/// fragment; older systems split them, so partial packets are kept per
+/// (CPU, interface) and bounded in size.
+#[derive(Debug, Default)]
+pub struct Reassembler {
+    pending: Vec<((u32, u32), Vec<u8>)>,
+}
+
+/// No Ethernet/802.11 frame is larger; a partial packet that grows past it
+/// is damage and is dropped.
+const MAX_PACKET: usize = 64 << 10;
+
+impl Reassembler {
+    /// Adds a fragment; returns the whole packet when this fragment ends it.
+    /// A single-fragment packet is returned without copying.
+    pub fn push<'a>(
+        &'a mut self,
+        cpu: u32,
+        if_index: u32,
+        keywords: u64,
+        bytes: &'a [u8],
+    ) -> Option<std::borrow::Cow<'a, [u8]>> {
+        let key = (cpu, if_index);
+        let start = keywords & keyword::PACKET_START != 0;
+        let end = keywords & keyword::PACKET_END != 0;
+        let pos = self.pending.iter().position(|(k, _)| *k == key);
+        if start {
+            if let Some(i) = pos {
+                self.pending.swap_remove(i);
+            }
+            if end {
+                return Some(std::borrow::Cow::Borrowed(bytes));
+            }
+            self.pending.push((key, bytes.to_vec()));
+            return None;
+        }
+        let i = pos?;
+        if self.pending[i].1.len() + bytes.len() > MAX_PACKET {
+            self.pending.swap_remove(i);
+            return None;
+        }
+        self.pending[i].1.extend_from_slice(bytes);
+        if end {
+            let (_, packet) = self.pending.swap_remove(i);
+            return Some(std::borrow::Cow::Owned(packet));
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wstr(s: &str) -> Vec<u8> {
+        s.encode_utf16().chain([0]).flat_map(|u| u.to_le_bytes()).collect()
+    }
+
+    #[test]
+    fn fragment_with_trailing_gft_fields() {
+        let mut d = vec![8, 0, 0, 0, 8, 0, 0, 0, 3, 0, 0, 0, 0xaa, 0xbb, 0xcc];
+        d.extend_from_slice(&[0; 16]);
+        let f = fragment(&d).unwrap();
+        assert_eq!((f.lower_if_index, f.bytes), (8, &[0xaa, 0xbb, 0xcc][..]));
+        assert!(fragment(&d[..13]).is_none(), "fragment longer than the data");
+    }
+
+    #[test]
+    fn vmswitch_fragment_with_vlan() {
+        let mut d = Vec::new();
+        d.extend_from_slice(&5u32.to_le_bytes());
+        d.extend_from_slice(&7u32.to_le_bytes());
+        d.extend_from_slice(&42u32.to_le_bytes());
+        d.extend(wstr("port"));
+        d.extend(wstr("nic"));
+        d.extend(wstr("Synthetic"));
+        d.extend_from_slice(&1u32.to_le_bytes());
+        d.extend_from_slice(&[0; 8]);
+        d.extend_from_slice(&2u32.to_le_bytes());
+        d.extend_from_slice(&[1, 2]);
+        let mut oob = vec![0u8; 9 * 8];
+        oob[4 * 8..4 * 8 + 8].copy_from_slice(&((100u64 << 4) | 3).to_le_bytes());
+        oob[8 * 8..8 * 8 + 4].copy_from_slice(&0xdeadbeefu32.to_le_bytes());
+        d.extend_from_slice(&(oob.len() as u32).to_le_bytes());
+        d.extend(oob);
+        let f = vmswitch_fragment(&d, 8).unwrap();
+        let p = f.vmswitch.unwrap();
+        assert_eq!((f.bytes, p.source_port_id, p.vlan_id, p.hash_value), (&[1, 2][..], 42, 100, 0xdeadbeef));
+        assert_eq!((p.source_port_name.as_str(), p.source_nic_type.as_str()), ("port", "Synthetic"));
+    }
+
+    #[test]
+    fn reassembles_split_packets() {
+        let mut r = Reassembler::default();
+        use keyword::{PACKET_END as E, PACKET_START as S};
+        assert_eq!(r.push(0, 1, S | E, b"whole").unwrap().as_ref(), b"whole");
+        assert!(r.push(0, 1, S, b"ab").is_none());
+        assert!(r.push(1, 1, S | E, b"other").is_some());
+        assert!(r.push(0, 1, 0, b"cd").is_none());
+        assert_eq!(r.push(0, 1, E, b"ef").unwrap().as_ref(), b"abcdef");
+        assert!(r.push(0, 1, E, b"orphan").is_none());
+    }
+
+    #[test]
+    fn original_length_from_ip() {
+        let mut frame = vec![0u8; 14 + 20];
+        frame[12] = 0x08;
+        frame[14] = 0x45;
+        frame[16..18].copy_from_slice(&1500u16.to_be_bytes());
+        assert_eq!(original_length(LinkType::ETHERNET, &frame), 1514);
+        frame[16..18].copy_from_slice(&0u16.to_be_bytes()); // LSO: length 0
+        assert_eq!(original_length(LinkType::ETHERNET, &frame), 34);
+    }
+}
