@@ -4,13 +4,15 @@
 mod cli;
 #[path = "suite/common.rs"]
 mod common;
+#[path = "suite/damage.rs"]
+mod damage;
+#[path = "suite/etl.rs"]
+mod etl;
 #[path = "suite/generate.rs"]
 mod generate;
+#[path = "suite/man.rs"]
+mod man;
 #[path = "suite/pcapng.rs"]
 mod pcapng;
 #[path = "suite/vxlan.rs"]
 mod vxlan;
-#[path = "suite/man.rs"]
-mod man;
-#[path = "suite/damage.rs"]
-mod damage;

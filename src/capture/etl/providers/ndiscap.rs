@@ -4,10 +4,11 @@
 //! Hyper-V switch port (1003). See etl-format.md section 3.
 
 use super::fields::Fields;
+use crate::capture::etl::Guid;
 use crate::event::{Direction, LinkType};
 
-pub const GUID: [u8; 16] =
-    super::guid_bytes(0x2ed6_006e, 0x4729, 0x4609, [0xb4, 0x23, 0x3e, 0xe7, 0xbc, 0xd6, 0x78, 0xef]);
+pub const GUID: Guid =
+    super::guid(0x2ed6_006e, 0x4729, 0x4609, [0xb4, 0x23, 0x3e, 0xe7, 0xbc, 0xd6, 0x78, 0xef]);
 
 pub const EVENT_FRAGMENT: u16 = 1001;
 pub const EVENT_METADATA: u16 = 1002;

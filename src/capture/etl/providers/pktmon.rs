@@ -6,10 +6,11 @@
 use std::net::IpAddr;
 
 use super::fields::Fields;
+use crate::capture::etl::Guid;
 use crate::event::LinkType;
 
-pub const GUID: [u8; 16] =
-    super::guid_bytes(0x4d4f_80d9, 0xc8bd, 0x4d73, [0xbb, 0x5b, 0x19, 0xc9, 0x04, 0x02, 0xc5, 0xac]);
+pub const GUID: Guid =
+    super::guid(0x4d4f_80d9, 0xc8bd, 0x4d73, [0xbb, 0x5b, 0x19, 0xc9, 0x04, 0x02, 0xc5, 0xac]);
 
 pub const EVENT_COMPONENT: u16 = 20;
 pub const EVENT_DROP_COUNTERS: u16 = 80;

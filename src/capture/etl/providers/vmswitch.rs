@@ -8,9 +8,10 @@
 //! exactly (allowing the optional trailing NBL pointer) wins.
 
 use super::fields::Fields;
+use crate::capture::etl::Guid;
 
-pub const GUID: [u8; 16] =
-    super::guid_bytes(0x67dc_0d66, 0x3695, 0x47c0, [0x96, 0x42, 0x33, 0xf7, 0x6f, 0x7b, 0xd7, 0xad]);
+pub const GUID: Guid =
+    super::guid(0x67dc_0d66, 0x3695, 0x47c0, [0x96, 0x42, 0x33, 0xf7, 0x6f, 0x7b, 0xd7, 0xad]);
 
 pub const EVENT_QOS_DROP: u16 = 53;
 pub const EVENT_INCOMING_DROP: u16 = 54;

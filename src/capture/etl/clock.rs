@@ -1,0 +1,146 @@
+//! Raw record timestamps to UTC, with integer arithmetic only.
+//!
+//! The logfile-header record's own raw timestamp `T0` is the session clock
+//! at `StartTime` (etl-format.md §1.6), so for tick clocks
+//! `t = StartTime + (T − T0) / frequency`, computed in i128 nanoseconds.
+
+use crate::time::Timestamp;
+
+use super::raw::FILETIME_UNIX_DIFF;
+
+/// `TRACE_LOGFILE_HEADER.ReservedFlags`: the session's clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum ClockType {
+    /// 1: QueryPerformanceCounter ticks at `PerfFreq` Hz.
+    Qpc,
+    /// 2: FILETIME (100 ns since 1601, UTC).
+    SystemTime,
+    /// 3: CPU cycle counter at `CpuSpeedInMHz`.
+    CpuCycle,
+    Unknown(u32),
+}
+
+impl ClockType {
+    pub fn from_reserved_flags(v: u32) -> ClockType {
+        match v {
+            1 => ClockType::Qpc,
+            2 => ClockType::SystemTime,
+            3 => ClockType::CpuCycle,
+            n => ClockType::Unknown(n),
+        }
+    }
+}
+
+/// How raw timestamps become [`Timestamp`]s for one file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Clock {
+    mode: Mode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Ticks at `hz` since `t0`, which was `start_ns`.
+    Ticks { t0: i64, start_ns: i128, hz: u64 },
+    /// The raw value is a FILETIME.
+    FileTime,
+}
+
+fn filetime_ns(ft: i64) -> i128 {
+    (ft as i128 - FILETIME_UNIX_DIFF as i128) * 100
+}
+
+fn clamp(ns: i128) -> Timestamp {
+    Timestamp(ns.clamp(i64::MIN as i128, i64::MAX as i128) as i64)
+}
+
+impl Clock {
+    /// `start_time` is the header's StartTime FILETIME, `t0` the raw
+    /// timestamp of the logfile-header record. A tick clock with a zero
+    /// frequency cannot be converted; it falls back to reading raw values
+    /// as FILETIME (and `is_degraded` says so).
+    pub fn new(kind: ClockType, t0: i64, start_time: i64, perf_freq: i64, cpu_mhz: u32) -> Clock {
+        let ticks = |hz: u64| Mode::Ticks { t0, start_ns: filetime_ns(start_time), hz };
+        let qpc = (perf_freq > 0).then(|| ticks(perf_freq as u64));
+        let cycles = (cpu_mhz > 0).then(|| ticks(cpu_mhz as u64 * 1_000_000));
+        let mode = match kind {
+            ClockType::SystemTime => Mode::FileTime,
+            ClockType::Qpc => qpc.unwrap_or(Mode::FileTime),
+            ClockType::CpuCycle => cycles.unwrap_or(Mode::FileTime),
+            ClockType::Unknown(_) => qpc.or(cycles).unwrap_or(Mode::FileTime),
+        };
+        Clock { mode }
+    }
+
+    /// Ticks per second of the raw clock (10 MHz for FILETIME).
+    pub fn frequency(&self) -> u64 {
+        match self.mode {
+            Mode::Ticks { hz, .. } => hz,
+            Mode::FileTime => 10_000_000,
+        }
+    }
+
+    pub fn to_timestamp(&self, raw: i64) -> Timestamp {
+        match self.mode {
+            Mode::FileTime => clamp(filetime_ns(raw)),
+            Mode::Ticks { t0, start_ns, hz } => {
+                let delta = raw as i128 - t0 as i128;
+                let hz = hz as i128;
+                // Floor division keeps ordering for deltas of either sign.
+                let secs = delta.div_euclid(hz);
+                let frac = delta.rem_euclid(hz);
+                clamp(start_ns + secs * 1_000_000_000 + frac * 1_000_000_000 / hz)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // lxcore_kernel.etl: StartTime 0x01d659d6ee639ce3, T0 0x19d7731752,
+    // PerfFreq 10 MHz, QPC.
+    const START: i64 = 0x01d6_59d6_ee63_9ce3;
+    const T0: i64 = 0x19_d773_1752;
+
+    #[test]
+    fn qpc_anchor_is_start_time() {
+        let c = Clock::new(ClockType::Qpc, T0, START, 10_000_000, 0);
+        assert_eq!(c.to_timestamp(T0).to_string(), "2020-07-14T12:04:31.138736300Z");
+        assert_eq!(c.to_timestamp(T0 + 10_000_000).0 - c.to_timestamp(T0).0, 1_000_000_000);
+        assert_eq!(c.to_timestamp(T0 - 1).0 - c.to_timestamp(T0).0, -100);
+    }
+
+    #[test]
+    fn odd_frequency_stays_exact() {
+        // 3 579 545 Hz (ACPI PM timer): one second of ticks is one second.
+        let c = Clock::new(ClockType::Qpc, 1000, START, 3_579_545, 0);
+        assert_eq!(c.to_timestamp(1000 + 3_579_545).0 - c.to_timestamp(1000).0, 1_000_000_000);
+        // A single tick is 279 ns (floor), never rounded up past the next.
+        assert_eq!(c.to_timestamp(1001).0 - c.to_timestamp(1000).0, 279);
+    }
+
+    #[test]
+    fn system_time_and_cycles() {
+        let c = Clock::new(ClockType::SystemTime, 0, 0, 0, 0);
+        assert_eq!(c.to_timestamp(116_444_736_000_000_000).0, 0);
+        let c = Clock::new(ClockType::CpuCycle, 0, START, 0, 2000);
+        assert_eq!(c.to_timestamp(2_000_000_000).0 - c.to_timestamp(0).0, 1_000_000_000);
+        // Extreme raw values saturate instead of overflowing.
+        let _ = c.to_timestamp(i64::MAX);
+        let _ = c.to_timestamp(i64::MIN);
+        let ft = Clock::new(ClockType::SystemTime, 0, 0, 0, 0);
+        assert_eq!(ft.to_timestamp(i64::MAX), Timestamp::MAX);
+        assert_eq!(ft.to_timestamp(i64::MIN), Timestamp::MIN);
+        let c = Clock::new(ClockType::Qpc, i64::MAX, i64::MIN, 1, 0);
+        let _ = c.to_timestamp(i64::MIN);
+    }
+
+    #[test]
+    fn unknown_clock_falls_back() {
+        let c = Clock::new(ClockType::Unknown(0), T0, START, 10_000_000, 0);
+        assert_eq!(c, Clock::new(ClockType::Qpc, T0, START, 10_000_000, 0));
+        let c = Clock::new(ClockType::Qpc, T0, START, 0, 0);
+        assert_eq!(c.frequency(), 10_000_000);
+    }
+}
