@@ -46,7 +46,7 @@ fn stages(c: &mut Criterion) {
             let mut cap = open(&bytes, 4 << 20);
             let mut flows = 0u64;
             while let Ok(Some(ev)) = cap.next_event() {
-                let EventKind::Packet(p) = &ev.kind;
+                let EventKind::Packet(p) = &ev.kind else { continue };
                 flows += packet::decode(p.link, p.data, &cfg).inner.is_some() as u64;
             }
             flows

@@ -166,6 +166,13 @@ pub fn analyze_with_progress(
     Analysis { captures, flows, health }
 }
 
+/// An id that several captures of one packet share, when the capture says
+/// so: pktmon logs each appearance of a packet with the same (PktGroupId,
+/// PktNumber).
+fn same_packet_key(meta: &crate::event::PacketMeta<'_>) -> Option<u64> {
+    meta.pktmon.map(|a| a.group.rotate_left(16) ^ a.number as u64)
+}
+
 fn read_capture(
     index: u32,
     capture: &mut Capture,
@@ -200,8 +207,9 @@ fn read_capture(
                     stops.add(stop, summary.packets, event.offset);
                 }
                 let frame_len = p.orig_len.max(p.data.len() as u32);
-                flows.observe(event.ts, (index, event.point), &decoded, frame_len);
+                flows.observe(event.ts, (index, event.point), &decoded, frame_len, same_packet_key(&p.meta));
             }
+            EventKind::Nbl(_) | EventKind::Pktmon(_) | EventKind::Other => {}
         }
     }
     for w in capture.take_warnings() {
@@ -209,5 +217,9 @@ fn read_capture(
     }
     summary.points = capture.points().to_vec();
     summary.bytes_read = capture.offset();
+    let losses = capture.losses();
+    health.events_lost += losses.events_lost;
+    health.buffers_lost += losses.buffers_lost;
+    health.bytes_skipped += losses.bytes_skipped;
     health.notes.extend(stops.into_notes(&capture.path, capture.points()));
 }

@@ -44,6 +44,10 @@ pub struct Cli {
 pub enum Command {
     /// Report flows and capture health for one or more captures
     Analyze(AnalyzeArgs),
+    /// Print every event of a capture, one line each, in time order
+    Events(EventsArgs),
+    /// Convert a capture (ETL above all) to pcapng for Wireshark and tshark
+    Convert(ConvertArgs),
     /// Write a synthetic capture and its ground truth (for trying the tool and for benchmarks)
     Generate(GenerateArgs),
     /// Print a shell completion script (e.g. `overlay-trace completions bash > /etc/bash_completion.d/overlay-trace`)
@@ -51,6 +55,58 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EventsFormat {
+    /// One line per event, like `pktmon etl2txt`
+    Text,
+    /// One JSON object per line (JSON lines)
+    Json,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  overlay-trace events PktMon.etl
+  overlay-trace events --format json trace.etl | jq 'select(.kind == \"drop\")'")]
+pub struct EventsArgs {
+    /// Capture files (ETL, pcap, pcapng); `-` reads standard input
+    #[arg(required = true, value_name = "CAPTURE")]
+    pub captures: Vec<PathBuf>,
+
+    /// Output format
+    #[arg(short, long, value_enum, default_value_t = EventsFormat::Text)]
+    pub format: EventsFormat,
+
+    /// Also decode UDP traffic on this port as VXLAN (4789 and 8472 always are)
+    #[arg(long, value_name = "PORT")]
+    pub vxlan_port: Vec<u16>,
+
+    /// Print no warnings on standard error (the exit status still reports damage)
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "One pcapng interface per capture point (ndiscap interface or switch port, pktmon
+component); direction in epb_flags, pktmon PktGroupId in epb_packetid, drops in epb_verdict,
+process/thread and switch or component details in each packet's comment.
+
+Examples:
+  overlay-trace convert PktMon.etl -o PktMon.pcapng
+  overlay-trace convert trace.etl -o - | tshark -r - -Y tcp")]
+pub struct ConvertArgs {
+    /// The capture to convert (ETL, pcap or pcapng)
+    #[arg(value_name = "CAPTURE")]
+    pub capture: PathBuf,
+
+    /// Output pcapng file; `-` writes to standard output
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+
+    /// Print no warnings on standard error
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

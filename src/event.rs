@@ -6,6 +6,10 @@
 //! (`next_event(&mut self) -> Option<Event<'_>>`) and nothing is copied unless
 //! a later stage decides to keep it.
 
+pub use crate::capture::etl::providers::ndiscap::SwitchPort;
+pub use crate::capture::etl::providers::pktmon::{Appearance, PktmonEvent};
+pub use crate::capture::etl::providers::vmswitch::NblEvent;
+pub use crate::capture::etl::EtlRecord;
 use crate::time::Timestamp;
 
 /// Index into the capture's table of [`CapturePoint`]s.
@@ -56,6 +60,12 @@ pub enum Direction {
 /// Per-packet metadata that pcapng options (or ETL fields) carry.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PacketMeta<'a> {
+    /// Where pktmon saw the packet: group, number, appearance, component...
+    pub pktmon: Option<Appearance>,
+    /// The Hyper-V switch port of an ndiscap 1003 fragment.
+    pub switch_port: Option<SwitchPort>,
+    /// The packet was dropped where it was seen (pktmon 170).
+    pub dropped: bool,
     pub direction: Direction,
     /// `epb_flags` as written, 0 when absent.
     pub flags: u32,
@@ -81,7 +91,15 @@ pub struct PacketRecord<'a> {
 /// What an event is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventKind<'a> {
+    /// A captured frame: a pcap record, an EPB/SPB, an ndiscap fragment, a
+    /// pktmon packet appearance.
     Packet(PacketRecord<'a>),
+    /// A Hyper-V switch NBL event: received, routed, delivered, dropped.
+    Nbl(NblEvent),
+    /// A PktMon component, property, counter or parsed-packet event.
+    Pktmon(PktmonEvent<'a>),
+    /// An ETL record of a kind we do not decode (it is still counted).
+    Other,
 }
 
 /// One observation, in the reader's order (pcap order; ETL time order).
@@ -92,4 +110,7 @@ pub struct Event<'a> {
     /// Absolute file offset of the record this event came from.
     pub offset: u64,
     pub kind: EventKind<'a>,
+    /// The ETL record header (provider, id, CPU, process, thread...) for
+    /// events read from ETL; `None` for pcap and pcapng.
+    pub etw: Option<&'a EtlRecord>,
 }

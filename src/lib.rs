@@ -8,6 +8,7 @@
 pub mod analyze;
 pub mod capture;
 pub mod cli;
+pub mod convert;
 pub mod error;
 pub mod event;
 pub mod flow;

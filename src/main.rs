@@ -10,7 +10,9 @@ use overlay_trace::analyze::{analyze_with_progress, Analysis, AnalyzeOptions, Pr
 use overlay_trace::capture::Capture;
 use overlay_trace::report::{self, table, Report, Section};
 
-use overlay_trace::cli::{self, AnalyzeArgs, Cli, Command, GenerateArgs, OutputFormat, Scenario};
+use overlay_trace::cli::{
+    self, AnalyzeArgs, Cli, Command, ConvertArgs, EventsArgs, EventsFormat, GenerateArgs, OutputFormat, Scenario,
+};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -23,6 +25,8 @@ fn main() -> ExitCode {
     };
     let code = match cli.command {
         Command::Analyze(args) => run_analyze(args),
+        Command::Events(args) => run_events(args),
+        Command::Convert(args) => run_convert(args),
         Command::Generate(args) => run_generate(args),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
@@ -165,4 +169,98 @@ fn with_progress_bar(args: &AnalyzeArgs, work: impl FnOnce(&mut dyn FnMut(Progre
     let analysis = work(&mut |p: Progress| bar.set_position(before.get(p.capture).copied().unwrap_or(0) + p.offset));
     bar.finish_and_clear();
     analysis
+}
+
+fn run_events(args: EventsArgs) -> i32 {
+    let mut decode = overlay_trace::packet::DecodeConfig::default();
+    decode.vxlan_ports.extend(&args.vxlan_port);
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let mut damaged = false;
+    for (index, path) in args.captures.iter().enumerate() {
+        let mut capture = match Capture::open(path) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("overlay-trace: error: {e}");
+                damaged = true;
+                continue;
+            }
+        };
+        let os_build = capture.os_build();
+        loop {
+            let line = match capture.next_with_points() {
+                Ok(Some((ev, points))) => {
+                    let ctx = report::events::Context { capture: index, points, os_build, decode: &decode };
+                    match args.format {
+                        EventsFormat::Text => report::events::text_line(&ev, &ctx),
+                        EventsFormat::Json => report::events::json_line(&ev, &ctx),
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    eprintln!("overlay-trace: error: {e}");
+                    damaged = true;
+                    break;
+                }
+            };
+            if writeln!(out, "{line}").is_err() {
+                return cli::EXIT_OK; // the reader of our output went away
+            }
+        }
+        let warnings = capture.take_warnings();
+        damaged |= !warnings.is_empty();
+        if !args.quiet {
+            for w in warnings {
+                eprintln!("overlay-trace: warning: {w}");
+            }
+        }
+    }
+    let _ = out.flush();
+    if damaged {
+        cli::EXIT_UNREADABLE
+    } else {
+        cli::EXIT_OK
+    }
+}
+
+fn run_convert(args: ConvertArgs) -> i32 {
+    let out: Box<dyn Write> = if args.output.as_os_str() == "-" {
+        Box::new(std::io::stdout().lock())
+    } else {
+        match std::fs::File::create(&args.output) {
+            Ok(f) => Box::new(f),
+            Err(e) => {
+                eprintln!("overlay-trace: error: cannot create {}: {e}", args.output.display());
+                return cli::EXIT_UNREADABLE;
+            }
+        }
+    };
+    let out = std::io::BufWriter::with_capacity(1 << 20, out);
+    match overlay_trace::convert::convert(&args.capture, out) {
+        Ok((stats, _)) => {
+            if !args.quiet {
+                for w in &stats.warnings {
+                    eprintln!("overlay-trace: warning: {w}");
+                }
+                if let Some(e) = &stats.error {
+                    eprintln!("overlay-trace: error: {e}");
+                }
+                eprintln!(
+                    "overlay-trace: wrote {} packets on {} interfaces to {} ({} other events not converted)",
+                    stats.packets,
+                    stats.interfaces,
+                    args.output.display(),
+                    stats.other_events
+                );
+            }
+            if stats.error.is_some() || !stats.warnings.is_empty() {
+                cli::EXIT_UNREADABLE
+            } else {
+                cli::EXIT_OK
+            }
+        }
+        Err(e) => {
+            eprintln!("overlay-trace: error: {e}");
+            cli::EXIT_UNREADABLE
+        }
+    }
 }

@@ -8,6 +8,8 @@ mod common;
 mod damage;
 #[path = "suite/etl.rs"]
 mod etl;
+#[path = "suite/etl_events.rs"]
+mod etl_events;
 #[path = "suite/generate.rs"]
 mod generate;
 #[path = "suite/man.rs"]

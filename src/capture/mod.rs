@@ -63,6 +63,15 @@ pub fn sniff(head: &[u8]) -> Option<Format> {
 pub enum Reader {
     Pcap(pcap::PcapReader<Box<dyn Read + Send>>),
     Pcapng(pcapng::PcapNgReader<Box<dyn Read + Send>>),
+    Etl(Box<etl::events::EtlEvents<Box<dyn Read + Send>>>),
+}
+
+/// What a capture lost or could not read, as far as its format records it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Losses {
+    pub events_lost: u64,
+    pub buffers_lost: u64,
+    pub bytes_skipped: u64,
 }
 
 /// An open capture: its path and format, and a reader positioned at its
@@ -123,10 +132,9 @@ impl Capture {
             Format::Pcap => Reader::Pcap(pcap::PcapReader::new(buf).map_err(decode)?),
             Format::Pcapng => Reader::Pcapng(pcapng::PcapNgReader::new(buf)),
             Format::Etl => {
-                return Err(CaptureError::decode(
-                    path,
-                    DecodeError::unsupported(0, "capture format", "ETL reading is not wired into this command yet"),
-                ))
+                let input: Box<dyn Read + Send> = Box::new(buf.into_reader());
+                let reader = etl::EtlReader::new(input).map_err(decode)?;
+                Reader::Etl(Box::new(etl::events::EtlEvents::new(reader)))
             }
         };
         Ok(Capture { path: path.to_path_buf(), format, reader })
@@ -135,10 +143,16 @@ impl Capture {
     /// The next event, `Ok(None)` at the end, or the error that ended the
     /// file (returned once; the events before it have all been returned).
     pub fn next_event(&mut self) -> Result<Option<Event<'_>>, CaptureError> {
+        Ok(self.next_with_points()?.map(|(e, _)| e))
+    }
+
+    /// [`next_event`](Self::next_event) with the capture points known so far.
+    pub fn next_with_points(&mut self) -> Result<Option<(Event<'_>, &[CapturePoint])>, CaptureError> {
         let path = &self.path;
         let r = match &mut self.reader {
-            Reader::Pcap(r) => r.next_event(),
-            Reader::Pcapng(r) => r.next_event(),
+            Reader::Pcap(r) => r.next_with_points(),
+            Reader::Pcapng(r) => r.next_with_points(),
+            Reader::Etl(r) => r.next_with_points(),
         };
         r.map_err(|e| CaptureError::decode(path, e))
     }
@@ -147,6 +161,7 @@ impl Capture {
         match &self.reader {
             Reader::Pcap(r) => r.points(),
             Reader::Pcapng(r) => r.points(),
+            Reader::Etl(r) => r.points(),
         }
     }
 
@@ -155,6 +170,7 @@ impl Capture {
         let ws = match &mut self.reader {
             Reader::Pcap(_) => Vec::new(),
             Reader::Pcapng(r) => r.take_warnings(),
+            Reader::Etl(r) => r.take_warnings(),
         };
         ws.into_iter().map(|w| format!("{}: {w}", self.path.display())).collect()
     }
@@ -164,6 +180,30 @@ impl Capture {
         match &self.reader {
             Reader::Pcap(r) => r.offset(),
             Reader::Pcapng(r) => r.offset(),
+            Reader::Etl(r) => r.offset(),
+        }
+    }
+
+    /// Events and buffers the capture says it lost, and bytes we skipped.
+    pub fn losses(&self) -> Losses {
+        match &self.reader {
+            Reader::Etl(r) => {
+                let s = r.reader().stats();
+                Losses {
+                    events_lost: s.events_lost,
+                    buffers_lost: s.buffers_lost.max(s.buffers_flagged_buffer_lost) + s.buffers_skipped,
+                    bytes_skipped: s.bytes_skipped,
+                }
+            }
+            _ => Losses::default(),
+        }
+    }
+
+    /// The Windows build that wrote an ETL (0 for other formats).
+    pub fn os_build(&self) -> u32 {
+        match &self.reader {
+            Reader::Etl(r) => r.os_build(),
+            _ => 0,
         }
     }
 }

@@ -98,26 +98,36 @@ impl<R: Read> PcapReader<R> {
         self.buf.offset()
     }
 
-    /// The next packet, `Ok(None)` at the end, or the error that ended the
+    /// The next event, `Ok(None)` at the end, or the error that ended the
     /// file (returned once; afterwards `Ok(None)`).
     pub fn next_event(&mut self) -> Result<Option<Event<'_>>, DecodeError> {
+        Ok(self.next_with_points()?.map(|(e, _)| e))
+    }
+
+    /// [`next_event`](Self::next_event) with the capture points known so
+    /// far, which the event may name.
+    pub fn next_with_points(&mut self) -> Result<Option<(Event<'_>, &[CapturePoint])>, DecodeError> {
         if self.finished {
             return Ok(None);
         }
         match self.next_inner() {
             Ok(Some(r)) => {
                 let data = self.buf.slice_back(r.caplen, r.caplen);
-                Ok(Some(Event {
-                    ts: r.ts,
-                    point: 0,
-                    offset: r.offset,
-                    kind: EventKind::Packet(PacketRecord {
-                        link: self.point.link,
-                        data,
-                        orig_len: r.orig_len,
-                        meta: PacketMeta::default(),
-                    }),
-                }))
+                Ok(Some((
+                    Event {
+                        ts: r.ts,
+                        point: 0,
+                        offset: r.offset,
+                        kind: EventKind::Packet(PacketRecord {
+                            link: self.point.link,
+                            data,
+                            orig_len: r.orig_len,
+                            meta: PacketMeta::default(),
+                        }),
+                        etw: None,
+                    },
+                    std::slice::from_ref(&self.point),
+                )))
             }
             Ok(None) => {
                 self.finished = true;
@@ -211,10 +221,10 @@ mod tests {
         let mut r = PcapReader::new(RefillBuffer::with_read_size(&bytes[..], 5)).unwrap();
         let e = r.next_event().unwrap().unwrap();
         assert_eq!(e.ts.0, 1_000_500_000_000);
-        let EventKind::Packet(p) = e.kind;
+        let EventKind::Packet(p) = e.kind else { panic!("not a packet") };
         assert_eq!(p.data, b"abcdef");
         let e = r.next_event().unwrap().unwrap();
-        let EventKind::Packet(p) = e.kind;
+        let EventKind::Packet(p) = e.kind else { panic!("not a packet") };
         assert_eq!((p.data, p.orig_len), (&b"xyz"[..], 60));
         assert!(r.next_event().unwrap().is_none());
     }

@@ -41,6 +41,7 @@ pub const OPT_END: u16 = 0;
 pub const OPT_COMMENT: u16 = 1;
 pub const OPT_SHB_USERAPPL: u16 = 4;
 pub const OPT_IF_NAME: u16 = 2;
+pub const OPT_IF_DESCRIPTION: u16 = 3;
 pub const OPT_IF_TSRESOL: u16 = 9;
 pub const OPT_EPB_FLAGS: u16 = 2;
 pub const OPT_EPB_PACKETID: u16 = 5;
@@ -136,9 +137,15 @@ impl<R: Read> PcapNgReader<R> {
         std::mem::take(&mut self.warnings)
     }
 
-    /// The next packet, `Ok(None)` at the end, or the error that ended the
+    /// The next event, `Ok(None)` at the end, or the error that ended the
     /// file (returned once; afterwards `Ok(None)`).
     pub fn next_event(&mut self) -> Result<Option<Event<'_>>, DecodeError> {
+        Ok(self.next_with_points()?.map(|(e, _)| e))
+    }
+
+    /// [`next_event`](Self::next_event) with the capture points known so
+    /// far, which the event may name.
+    pub fn next_with_points(&mut self) -> Result<Option<(Event<'_>, &[CapturePoint])>, DecodeError> {
         if self.finished {
             return Ok(None);
         }
@@ -151,17 +158,21 @@ impl<R: Read> PcapNgReader<R> {
                         let raw = self.buf.slice_back(back, len);
                         meta = parse_packet_options(raw, self.big_endian);
                     }
-                    return Ok(Some(Event {
-                        ts: found.ts,
-                        point: found.point,
-                        offset: found.offset,
-                        kind: EventKind::Packet(PacketRecord {
-                            link: found.link,
-                            data,
-                            orig_len: found.orig_len,
-                            meta,
-                        }),
-                    }));
+                    return Ok(Some((
+                        Event {
+                            ts: found.ts,
+                            point: found.point,
+                            offset: found.offset,
+                            kind: EventKind::Packet(PacketRecord {
+                                link: found.link,
+                                data,
+                                orig_len: found.orig_len,
+                                meta,
+                            }),
+                            etw: None,
+                        },
+                        &self.points,
+                    )));
                 }
                 Ok(Some(None)) => continue,
                 Ok(None) => {
@@ -590,7 +601,7 @@ mod tests {
         let mut r = PcapNgReader::new(RefillBuffer::with_read_size(&f[..], 7));
         let e = r.next_event().unwrap().unwrap();
         assert_eq!(e.ts.0, 3_250_000_000);
-        let EventKind::Packet(p) = e.kind;
+        let EventKind::Packet(p) = e.kind else { panic!("not a packet") };
         assert_eq!(p.data, b"hello");
         assert_eq!(p.meta.direction, Direction::Outbound);
         assert!(r.next_event().unwrap().is_none());
@@ -604,7 +615,7 @@ mod tests {
         f.extend(epb(0, 1, b"y", None));
         let mut r = PcapNgReader::new(RefillBuffer::new(&f[..]));
         let e = r.next_event().unwrap().unwrap();
-        let EventKind::Packet(p) = e.kind;
+        let EventKind::Packet(p) = e.kind else { panic!("not a packet") };
         assert_eq!(p.data, b"y");
         let w = r.take_warnings();
         assert_eq!(w.len(), 1);

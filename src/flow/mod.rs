@@ -125,8 +125,17 @@ impl FlowTable {
     }
 
     /// Adds one captured frame. `frame_len` is its original length on the
-    /// wire, outer headers included.
-    pub fn observe(&mut self, ts: Timestamp, point: PointKey, packet: &Decoded, frame_len: u32) {
+    /// wire, outer headers included. `same_packet` is an id the capture gives
+    /// every sighting of one packet (pktmon's group and number); without it,
+    /// sightings at different points are recognised by their fingerprint.
+    pub fn observe(
+        &mut self,
+        ts: Timestamp,
+        point: PointKey,
+        packet: &Decoded,
+        frame_len: u32,
+        same_packet: Option<u64>,
+    ) {
         let Some(inner) = packet.inner else {
             self.without_flow += 1;
             return;
@@ -159,8 +168,18 @@ impl FlowTable {
         let window = self.dedup_window_ns;
         let flow = &mut self.flows[idx];
         flow.sightings += 1;
-        let sighting = Sighting { fingerprint: packet.fingerprint, point, ts };
-        if flow.is_duplicate(&sighting, window) {
+        let sighting = match same_packet {
+            // Any point, including this one at another edge, counts once.
+            Some(id) => Sighting { fingerprint: id | 1, point: (u32::MAX, u32::MAX), ts },
+            None => Sighting { fingerprint: packet.fingerprint, point, ts },
+        };
+        let duplicate = match same_packet {
+            Some(_) => flow.recent.iter().any(|r| {
+                r.fingerprint == sighting.fingerprint && r.point == sighting.point && (ts.0 - r.ts.0).abs() <= window
+            }),
+            None => flow.is_duplicate(&sighting, window),
+        };
+        if duplicate {
             return;
         }
         flow.remember(sighting);
@@ -212,8 +231,8 @@ mod tests {
         let mut t = FlowTable::new();
         let a = udp([10, 0, 0, 1], [10, 0, 0, 2], 1000, 53, b"q");
         let b = udp([10, 0, 0, 2], [10, 0, 0, 1], 53, 1000, b"answer");
-        t.observe(Timestamp(1), (0, 0), &decode(LinkType::ETHERNET, &a, &cfg), a.len() as u32);
-        t.observe(Timestamp(2), (0, 0), &decode(LinkType::ETHERNET, &b, &cfg), b.len() as u32);
+        t.observe(Timestamp(1), (0, 0), &decode(LinkType::ETHERNET, &a, &cfg), a.len() as u32, None);
+        t.observe(Timestamp(2), (0, 0), &decode(LinkType::ETHERNET, &b, &cfg), b.len() as u32, None);
         assert_eq!(t.len(), 1);
         let f = &t.flows()[0];
         assert_eq!(f.packets, [1, 1]);
@@ -227,10 +246,10 @@ mod tests {
         let mut t = FlowTable::new();
         let a = udp([10, 0, 0, 1], [10, 0, 0, 2], 1000, 53, b"q");
         let d = decode(LinkType::ETHERNET, &a, &cfg);
-        t.observe(Timestamp(1), (0, 0), &d, 60);
-        t.observe(Timestamp(5), (0, 1), &d, 60);
+        t.observe(Timestamp(1), (0, 0), &d, 60, None);
+        t.observe(Timestamp(5), (0, 1), &d, 60, None);
         // The same bytes again at the first point are a second packet.
-        t.observe(Timestamp(9), (0, 0), &d, 60);
+        t.observe(Timestamp(9), (0, 0), &d, 60, None);
         let f = &t.flows()[0];
         assert_eq!((f.packets[0], f.sightings), (2, 3));
     }

@@ -4,6 +4,7 @@
 //! packets or bytes.
 
 pub mod csv;
+pub mod events;
 pub mod json;
 pub mod pcapng;
 pub mod table;

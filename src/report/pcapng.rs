@@ -8,8 +8,8 @@ use crate::event::{Direction, LinkType};
 use crate::time::Timestamp;
 
 use crate::capture::pcapng::{
-    BYTE_ORDER_MAGIC, EPB_TYPE, IDB_TYPE, OPT_COMMENT, OPT_END, OPT_EPB_FLAGS, OPT_EPB_PACKETID, OPT_IF_NAME,
-    OPT_IF_TSRESOL, OPT_SHB_USERAPPL, SHB_TYPE,
+    BYTE_ORDER_MAGIC, EPB_TYPE, IDB_TYPE, OPT_COMMENT, OPT_END, OPT_EPB_FLAGS, OPT_EPB_PACKETID, OPT_EPB_VERDICT,
+    OPT_IF_DESCRIPTION, OPT_IF_NAME, OPT_IF_TSRESOL, OPT_SHB_USERAPPL, SHB_TYPE,
 };
 
 /// Per-packet options to write.
@@ -18,6 +18,8 @@ pub struct EpbOptions<'a> {
     pub direction: Direction,
     pub packet_id: Option<u64>,
     pub comment: Option<&'a str>,
+    /// `epb_verdict`: verdict type byte followed by its data.
+    pub verdict: Option<&'a [u8]>,
 }
 
 pub struct PcapNgWriter<W: Write> {
@@ -53,11 +55,25 @@ impl<W: Write> PcapNgWriter<W> {
 
     /// Adds an interface with nanosecond timestamps; returns its id.
     pub fn add_interface(&mut self, name: &str, link: LinkType, snaplen: u32) -> io::Result<u32> {
+        self.add_interface_described(name, None, link, snaplen)
+    }
+
+    /// [`add_interface`](Self::add_interface) with an `if_description`.
+    pub fn add_interface_described(
+        &mut self,
+        name: &str,
+        description: Option<&str>,
+        link: LinkType,
+        snaplen: u32,
+    ) -> io::Result<u32> {
         let mut body = Vec::new();
         body.extend_from_slice(&(link.0 as u16).to_le_bytes());
         body.extend_from_slice(&0u16.to_le_bytes());
         body.extend_from_slice(&snaplen.to_le_bytes());
         push_option(&mut body, OPT_IF_NAME, name.as_bytes());
+        if let Some(d) = description.filter(|d| !d.is_empty()) {
+            push_option(&mut body, OPT_IF_DESCRIPTION, d.as_bytes());
+        }
         push_option(&mut body, OPT_IF_TSRESOL, &[9]);
         push_option(&mut body, OPT_END, &[]);
         write_block(&mut self.out, IDB_TYPE, &body)?;
@@ -101,6 +117,10 @@ impl<W: Write> PcapNgWriter<W> {
             push_option(b, OPT_EPB_PACKETID, &id.to_le_bytes());
             any = true;
         }
+        if let Some(v) = opts.verdict {
+            push_option(b, OPT_EPB_VERDICT, v);
+            any = true;
+        }
         if any {
             push_option(b, OPT_END, &[]);
         }
@@ -132,13 +152,14 @@ mod tests {
     fn round_trips_through_the_reader() {
         let mut w = PcapNgWriter::new(Vec::new(), "test").unwrap();
         let i = w.add_interface("eth0", LinkType::ETHERNET, 65535).unwrap();
-        let opts = EpbOptions { direction: Direction::Inbound, packet_id: Some(7), comment: Some("hello") };
+        let opts =
+            EpbOptions { direction: Direction::Inbound, packet_id: Some(7), comment: Some("hello"), verdict: None };
         w.write_packet(i, Timestamp(1_500_000_000_123_456_789), b"abcde", 60, &opts).unwrap();
         let bytes = w.finish().unwrap();
         let mut r = PcapNgReader::new(RefillBuffer::new(&bytes[..]));
         let e = r.next_event().unwrap().unwrap();
         assert_eq!(e.ts, Timestamp(1_500_000_000_123_456_789));
-        let EventKind::Packet(p) = e.kind;
+        let EventKind::Packet(p) = e.kind else { panic!("not a packet") };
         assert_eq!((p.data, p.orig_len), (&b"abcde"[..], 60));
         assert_eq!(p.meta.direction, Direction::Inbound);
         assert_eq!(p.meta.packet_id, Some(7));

@@ -15,8 +15,10 @@
 pub mod buffer;
 pub mod clock;
 pub mod cursor;
+pub mod events;
 pub mod guid;
 pub mod logfile;
+pub mod manifest;
 pub mod merge;
 pub mod providers;
 pub mod raw;

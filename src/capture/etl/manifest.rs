@@ -1,0 +1,1 @@
+//! Decoding any provider's payload from its instrumentation manifest (being written).
