@@ -47,13 +47,16 @@ fn captures() -> Vec<PathBuf> {
     if let Some(c) = corpus() {
         files.extend(walk(&c));
     }
-    files
-        .into_iter()
-        .filter(|p| {
-            std::fs::read(p).ok().and_then(|b| sniff(&b[..b.len().min(0x50)])).is_some_and(|f| f != Format::Etl)
-        })
-        .collect()
+    files.into_iter().filter(|p| std::fs::read(p).ok().and_then(|b| sniff(&b[..b.len().min(0x50)])).is_some()).collect()
 }
+
+fn is_etl(bytes: &[u8]) -> bool {
+    sniff(&bytes[..bytes.len().min(0x50)]) == Some(Format::Etl)
+}
+
+/// ETL files above this are left to the ETL reader's own damage tests,
+/// which run on their first megabyte; here they would slow debug runs.
+const ETL_LIMIT: usize = 400 << 10;
 
 fn check_message(name: &Path, a: &Analysis, what: &str) {
     if let Some(msg) = &a.captures[0].error {
@@ -72,6 +75,10 @@ fn truncated_anywhere() {
     assert!(files.len() >= expected, "only {} captures found", files.len());
     for path in &files {
         let bytes = std::fs::read(path).unwrap();
+        let etl = is_etl(&bytes);
+        if etl && bytes.len() > ETL_LIMIT {
+            continue;
+        }
         let whole = analyze_bytes(path, &bytes);
         let starts = record_offsets(path, &bytes);
         let mut cuts: Vec<usize> = (1..40).map(|k| bytes.len() * k / 40).collect();
@@ -83,7 +90,10 @@ fn truncated_anywhere() {
             let a = analyze_bytes(path, &bytes[..cut]);
             let got = a.captures[0].packets;
             // A record is surely whole when the next one starts before the cut.
-            let whole_before = starts.windows(2).filter(|w| w[1] as usize <= cut).count() as u64;
+            // (ETL records come in time order, not file order, and share the
+            // offset of their compressed buffer: the ETL reader's own tests
+            // check what survives a cut.)
+            let whole_before = if etl { 0 } else { starts.windows(2).filter(|w| w[1] as usize <= cut).count() as u64 };
             let what = format!("{} cut at {cut}", path.display());
             assert!(got <= whole.captures[0].packets, "{what}: more packets than the whole file");
             assert!(got >= whole_before, "{what}: {got} packets, but {whole_before} ended before the cut");
@@ -97,7 +107,7 @@ fn flipped_bytes_huge_lengths_duplicated_blocks() {
     let mut rng = Lcg(0x5eed);
     for path in captures() {
         let bytes = std::fs::read(&path).unwrap();
-        if bytes.is_empty() {
+        if bytes.is_empty() || (is_etl(&bytes) && bytes.len() > ETL_LIMIT) {
             continue;
         }
         for round in 0..24 {
