@@ -110,7 +110,7 @@ impl<R: Read> EtlEvents<R> {
             _ => ndiscap::vmswitch_fragment(&rec.user_data, rec.pointer_size as usize),
         };
         let Some(frag) = frag else { return true }; // undecodable: surfaces as Other
-        match self.reassembler.push(rec.cpu, frag.lower_if_index, rec.keywords, frag.bytes) {
+        let done = match self.reassembler.push(rec.cpu, frag.lower_if_index, rec.keywords, frag.bytes) {
             Some(std::borrow::Cow::Borrowed(_)) => {
                 self.assembled.clear();
                 true
@@ -120,7 +120,18 @@ impl<R: Read> EtlEvents<R> {
                 true
             }
             None => false,
+        };
+        // ndiscap logs 802.11 frames after decryption but with the Protected
+        // bit still set; clear it, as etl2pcapng does, so decoders read on.
+        if done && ndiscap::link_type(rec.keywords) == crate::event::LinkType::IEEE802_11 {
+            if self.assembled.is_empty() {
+                self.assembled.extend_from_slice(frag.bytes);
+            }
+            if let Some(flags) = self.assembled.get_mut(1) {
+                *flags &= !0x40;
+            }
         }
+        done
     }
 }
 
