@@ -113,6 +113,12 @@ pub struct ConvertArgs {
 pub enum Scenario {
     /// A container host's NIC: plain TCP/UDP beside VXLAN-carried TCP and ICMP flows (pcapng)
     Mix,
+    /// Reference scenario A: swarm routing mesh, NAT rewrite inside the switch (ETL)
+    RoutingMeshNat,
+    /// Reference scenario B: container to container across hosts, VXLAN decapsulation (ETL)
+    VxlanDecap,
+    /// Reference scenario C: routing mesh across hosts, ARP dropped by VFP (ETL)
+    ArpDropVfp,
 }
 
 #[derive(Debug, Args)]

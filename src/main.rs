@@ -104,16 +104,26 @@ fn run_generate(args: GenerateArgs) -> i32 {
         let file = std::fs::File::create(&args.output)
             .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", args.output.display()))?;
         let out = std::io::BufWriter::with_capacity(1 << 20, file);
-        let truth = match args.scenario {
-            Scenario::Mix => overlay_trace::generate::mix::write(
-                out,
-                &overlay_trace::generate::mix::MixOptions {
-                    seed: args.seed,
-                    concurrent_flows: args.flows,
-                    size: args.size,
-                },
-            )?,
+        use overlay_trace::generate::scenarios::{self, Reference};
+        let reference = match args.scenario {
+            Scenario::Mix => None,
+            Scenario::RoutingMeshNat => Some(Reference::RoutingMeshNat),
+            Scenario::VxlanDecap => Some(Reference::VxlanDecap),
+            Scenario::ArpDropVfp => Some(Reference::ArpDropVfp),
         };
+        if let Some(r) = reference {
+            let stats = scenarios::write(r, out)?;
+            eprintln!("overlay-trace: wrote {} ({} events)", args.output.display(), stats.events);
+            return Ok(());
+        }
+        let truth = overlay_trace::generate::mix::write(
+            out,
+            &overlay_trace::generate::mix::MixOptions {
+                seed: args.seed,
+                concurrent_flows: args.flows,
+                size: args.size,
+            },
+        )?;
         let json = serde_json::to_string_pretty(&truth)?;
         std::fs::write(&truth_path, json + "\n")
             .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", truth_path.display()))?;

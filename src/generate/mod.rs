@@ -2,7 +2,9 @@
 //! for trying the tool without a Windows host. Generation is deterministic:
 //! the same seed gives the same bytes.
 
+pub mod etl;
 pub mod mix;
+pub mod scenarios;
 
 /// SplitMix64: small, fast, and good enough to vary synthetic traffic.
 #[derive(Debug, Clone)]

@@ -1,0 +1,1 @@
+//! An ETL writer (being written).
