@@ -14,6 +14,8 @@ mod etl_events;
 mod generate;
 #[path = "suite/man.rs"]
 mod man;
+#[path = "suite/manifest.rs"]
+mod manifest;
 #[path = "suite/pcapng.rs"]
 mod pcapng;
 #[path = "suite/vxlan.rs"]

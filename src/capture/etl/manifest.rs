@@ -1,1 +1,0 @@
-//! Decoding any provider's payload from its instrumentation manifest (being written).
