@@ -14,7 +14,14 @@ fn dump_records() {
         *n += 1;
         if *n <= 2 {
             let hex: String = rec.user_data.iter().take(400).map(|b| format!("{b:02x}")).collect();
-            println!("{key:?} flags={:#x} ptr={} op={} task={} len={} {hex}", rec.flags, rec.pointer_size, rec.opcode, rec.task, rec.user_data.len());
+            println!(
+                "{key:?} flags={:#x} ptr={} op={} task={} len={} {hex}",
+                rec.flags,
+                rec.pointer_size,
+                rec.opcode,
+                rec.task,
+                rec.user_data.len()
+            );
         }
     }
     println!("{seen:?}");
