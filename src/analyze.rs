@@ -3,6 +3,9 @@
 //! the captures themselves.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::capture::etl::providers::pktmon;
 
 use crate::capture::{Capture, Format};
 use crate::error::CaptureError;
@@ -10,6 +13,8 @@ use crate::event::{CapturePoint, EventKind};
 use crate::flow::FlowTable;
 use crate::packet::{self, DecodeConfig, Stop};
 use crate::time::Timestamp;
+use crate::trace::summary::Summary;
+use crate::trace::{CaptureInput, Correlator, DropNote, Sighting};
 
 #[derive(Debug, Clone, Default)]
 pub struct AnalyzeOptions {
@@ -56,6 +61,8 @@ impl Health {
 pub struct Analysis {
     pub captures: Vec<CaptureSummary>,
     pub flows: FlowTable,
+    /// Paths, NAT rewrites, drops and hop latency.
+    pub paths: Summary,
     pub health: Health,
 }
 
@@ -137,6 +144,7 @@ pub fn analyze_with_progress(
     progress: &mut dyn FnMut(Progress),
 ) -> Analysis {
     let mut flows = FlowTable::new();
+    let mut followed = Summary::default();
     let mut health = Health::default();
     let mut captures = Vec::new();
     for (index, path) in paths.iter().enumerate() {
@@ -154,7 +162,8 @@ pub fn analyze_with_progress(
         match open(path) {
             Ok(mut capture) => {
                 summary.format = Some(capture.format);
-                read_capture(index as u32, &mut capture, opts, &mut flows, &mut summary, &mut health, progress);
+                let mut sinks = Sinks { flows: &mut flows, paths: &mut followed, health: &mut health };
+                read_capture(index as u32, &mut capture, opts, &mut sinks, &mut summary, progress);
             }
             Err(e) => {
                 summary.error = Some(e.to_string());
@@ -163,36 +172,62 @@ pub fn analyze_with_progress(
         }
         captures.push(summary);
     }
-    Analysis { captures, flows, health }
+    if followed.paths_not_listed > 0 {
+        health.notes.push(format!(
+            "{} more packet paths were followed but not listed (the report lists {} at most)",
+            followed.paths_not_listed,
+            crate::trace::summary::MAX_LISTED_PATHS
+        ));
+    }
+    Analysis { captures, flows, paths: followed, health }
 }
 
 /// An id that several captures of one packet share, when the capture says
 /// so: pktmon logs each appearance of a packet with the same (PktGroupId,
-/// PktNumber).
+/// PktNumber) and an appearance count from 1. Newer builds log appearance 0
+/// and a new group per appearance; their appearances are joined by
+/// fingerprint instead.
 fn same_packet_key(meta: &crate::event::PacketMeta<'_>) -> Option<u64> {
-    meta.pktmon.map(|a| a.group.rotate_left(16) ^ a.number as u64)
+    meta.pktmon.filter(|a| a.appearance > 0).map(|a| a.group.rotate_left(16) ^ a.number as u64)
+}
+
+/// Where one capture's results go.
+struct Sinks<'a> {
+    flows: &'a mut FlowTable,
+    paths: &'a mut Summary,
+    health: &'a mut Health,
+}
+
+fn fold_paths(closed: Vec<crate::trace::PacketPath>, sinks: &mut Sinks<'_>) {
+    for path in closed {
+        let ids = sinks.flows.observe_packet(&path.sightings);
+        sinks.paths.add(path, &ids);
+    }
 }
 
 fn read_capture(
     index: u32,
     capture: &mut Capture,
     opts: &AnalyzeOptions,
-    flows: &mut FlowTable,
+    sinks: &mut Sinks<'_>,
     summary: &mut CaptureSummary,
-    health: &mut Health,
     progress: &mut dyn FnMut(Progress),
 ) {
     let mut stops = StopTally::default();
+    let mut correlator = Correlator::default();
+    let mut names: Vec<Arc<str>> = Vec::new();
+    let etl = capture.format == Format::Etl;
+    let os_build = capture.os_build();
     loop {
         if summary.events % PROGRESS_EVERY == 0 {
             progress(Progress { capture: index as usize, offset: capture.offset() });
         }
-        let event = match capture.next_event() {
+        let (event, points) = match capture.next_with_points() {
             Ok(Some(ev)) => ev,
             Ok(None) => break,
             Err(e) => {
                 summary.error = Some(e.to_string());
-                health.errors.push(e.to_string());
+                sinks.health.errors.push(e.to_string());
                 break;
             }
         };
@@ -207,19 +242,56 @@ fn read_capture(
                     stops.add(stop, summary.packets, event.offset);
                 }
                 let frame_len = p.orig_len.max(p.data.len() as u32);
-                flows.observe(event.ts, (index, event.point), &decoded, frame_len, same_packet_key(&p.meta));
+                // One capture point and no switch events: every packet is
+                // seen once, so it goes straight to the flow table.
+                if !etl && points.len() <= 1 {
+                    sinks.flows.observe(event.ts, (index, event.point), &decoded, frame_len, same_packet_key(&p.meta));
+                    continue;
+                }
+                while names.len() < points.len() {
+                    names.push(Arc::from(points[names.len()].name.as_str()));
+                }
+                let point_name = names
+                    .get(event.point as usize)
+                    .cloned()
+                    .unwrap_or_else(|| Arc::from(format!("point {}", event.point)));
+                let drop = p.meta.pktmon.filter(|_| p.meta.dropped).map(|a| DropNote {
+                    by: point_name.to_string(),
+                    reason: pktmon::drop_reason(a.drop_reason, os_build),
+                    code: Some(a.drop_reason),
+                });
+                correlator.push_capture(CaptureInput {
+                    sighting: Sighting { ts: event.ts, point: (index, event.point), decoded, frame_len },
+                    point_name,
+                    cpu: event.etw.map(|r| r.cpu),
+                    switch_nic: p.meta.switch_port.as_ref().map(|s| Arc::from(s.source_nic_name.as_str())),
+                    same_packet: same_packet_key(&p.meta),
+                    appearance: p.meta.pktmon.is_some(),
+                    drop,
+                });
             }
-            EventKind::Nbl(_) | EventKind::Pktmon(_) | EventKind::Other => {}
+            EventKind::Nbl(n) => correlator.push_nbl(event.ts, event.etw.map_or(0, |r| r.cpu), n),
+            EventKind::Pktmon(_) | EventKind::Other => {}
         }
+        fold_paths(correlator.drain_closed(), sinks);
     }
+    fold_paths(correlator.finish(), sinks);
+    // pktmon names its components at the end of the file: name the hops.
+    let renames: Vec<(Arc<str>, String)> = names
+        .iter()
+        .zip(capture.points())
+        .filter(|(n, p)| n.as_ref() != p.name)
+        .map(|(n, p)| (n.clone(), p.name.clone()))
+        .collect();
+    sinks.paths.rename_points(&renames);
     for w in capture.take_warnings() {
-        health.damage.push(w);
+        sinks.health.damage.push(w);
     }
     summary.points = capture.points().to_vec();
     summary.bytes_read = capture.offset();
     let losses = capture.losses();
-    health.events_lost += losses.events_lost;
-    health.buffers_lost += losses.buffers_lost;
-    health.bytes_skipped += losses.bytes_skipped;
-    health.notes.extend(stops.into_notes(&capture.path, capture.points()));
+    sinks.health.events_lost += losses.events_lost;
+    sinks.health.buffers_lost += losses.buffers_lost;
+    sinks.health.bytes_skipped += losses.bytes_skipped;
+    sinks.health.notes.extend(stops.into_notes(&capture.path, capture.points()));
 }

@@ -178,7 +178,7 @@ pub struct AnalyzeArgs {
     #[arg(short, long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
 
-    /// Sections to print (repeat or separate with commas); all by default
+    /// Sections to print (repeat or separate with commas); by default all, leaving out empty paths, nat, drops and latency
     #[arg(short, long, value_enum, value_delimiter = ',')]
     pub section: Vec<Section>,
 

@@ -16,3 +16,4 @@ pub mod generate;
 pub mod packet;
 pub mod report;
 pub mod time;
+pub mod trace;

@@ -57,6 +57,17 @@ fn run_analyze(args: AnalyzeArgs) -> i32 {
     let analysis =
         with_progress_bar(&args, |report| analyze_with_progress(&args.captures, &opts, Capture::open, report));
     let report = Report::from_analysis(&analysis);
+    if args.section.is_empty() {
+        // Sections about paths say nothing for a capture taken at one point;
+        // leave them out unless asked for.
+        sections.retain(|s| match s {
+            Section::Paths => !report.paths.is_empty(),
+            Section::Nat => !report.nat.is_empty(),
+            Section::Drops => !report.drops.is_empty(),
+            Section::Latency => !report.latency.is_empty(),
+            _ => true,
+        });
+    }
     let text = match args.format {
         OutputFormat::Json => report::json::render(&report),
         OutputFormat::Csv => report::csv::render(&report, sections[0]),

@@ -198,6 +198,92 @@ impl FlowTable {
         }
     }
 
+    /// Adds one packet seen at one or more points (a path's sightings, in
+    /// time order). It counts once in each flow it was seen in: once before
+    /// and once after a NAT rewrite, once for a tunnelled packet and its
+    /// decapsulated copy (which belong to the tunnel's flow). Returns the ids
+    /// of those flows.
+    pub fn observe_packet(&mut self, sightings: &[crate::trace::Sighting]) -> Vec<(Tuple, u64)> {
+        let mut ids = Vec::new();
+        let mut done = vec![false; sightings.len()];
+        for first in 0..sightings.len() {
+            if done[first] {
+                continue;
+            }
+            let Some(inner) = sightings[first].decoded.inner else {
+                done[first] = true;
+                self.without_flow += 1;
+                continue;
+            };
+            let (canonical, _) = inner.canonical();
+            let same: Vec<usize> = (first..sightings.len())
+                .filter(|&i| !done[i] && sightings[i].decoded.inner.map(|t| t.canonical().0) == Some(canonical))
+                .collect();
+            for &i in &same {
+                done[i] = true;
+            }
+            // The packet as it travelled the wire: its tunnelled form if any.
+            let rep = same.iter().copied().find(|&i| sightings[i].decoded.tunnel_count() > 0).unwrap_or(first);
+            let r = &sightings[rep];
+            let id = self.count_packet(sightings[first].ts, &r.decoded, inner, r.frame_len, same.len() as u64);
+            if let Some(tcp) = self.flows[id as usize - 1].tcp.as_mut() {
+                for &i in &same {
+                    if let Some(seg) = &sightings[i].decoded.tcp {
+                        tcp.note_handshake(sightings[i].point, sightings[i].ts, seg);
+                    }
+                }
+            }
+            ids.push((canonical, id));
+        }
+        ids
+    }
+
+    /// Counts one packet whose first sighting had tuple `inner` at `ts`;
+    /// `rep` supplies the tunnels and the TCP header.
+    fn count_packet(&mut self, ts: Timestamp, rep: &Decoded, inner: Tuple, frame_len: u32, sightings: u64) -> u64 {
+        let (canonical, _) = inner.canonical();
+        let mut tunnels = [None; MAX_TUNNEL_DEPTH];
+        for (slot, hop) in tunnels.iter_mut().zip(rep.tunnels()) {
+            *slot = Some(TunnelKey::of(hop));
+        }
+        let key = FlowKey { inner: canonical, tunnels };
+        let next_id = self.flows.len();
+        let idx = *self.index.entry(key).or_insert(next_id);
+        if idx == next_id {
+            self.flows.push(Flow {
+                id: next_id as u64 + 1,
+                fwd: inner,
+                tunnels_fwd: rep.tunnels().copied().collect(),
+                tunnels_rev: None,
+                packets: [0; 2],
+                bytes: [0; 2],
+                inner_ip_bytes: [0; 2],
+                first_seen: ts,
+                last_seen: ts,
+                tcp: rep.tcp.map(|_| TcpTracker::new()),
+                sightings: 0,
+                recent: Default::default(),
+                recent_next: 0,
+            });
+        }
+        let flow = &mut self.flows[idx];
+        flow.sightings += sightings;
+        let reverse = !(inner.src == flow.fwd.src && inner.src_port == flow.fwd.src_port && inner.dst == flow.fwd.dst);
+        let dir = reverse as usize;
+        if reverse && flow.tunnels_rev.is_none() && rep.tunnel_count() > 0 {
+            flow.tunnels_rev = Some(rep.tunnels().copied().collect());
+        }
+        flow.packets[dir] += 1;
+        flow.bytes[dir] += frame_len as u64;
+        flow.inner_ip_bytes[dir] += rep.inner_ip_len as u64;
+        flow.first_seen = flow.first_seen.min(ts);
+        flow.last_seen = flow.last_seen.max(ts);
+        if let Some(seg) = &rep.tcp {
+            flow.tcp.get_or_insert_with(TcpTracker::new).segment(ts, seg, reverse);
+        }
+        flow.id
+    }
+
     /// Flows in the order their first packet arrived; ids count from 1.
     pub fn flows(&self) -> &[Flow] {
         &self.flows

@@ -46,11 +46,23 @@ fn seq_after(a: u32, b: u32) -> bool {
     (a.wrapping_sub(b) as i32) > 0
 }
 
+/// Handshake packets as one capture point saw them.
+#[derive(Debug, Clone, Copy)]
+struct PointTimes {
+    point: (u32, u32),
+    syn: Option<Timestamp>,
+    syn_ack: Option<Timestamp>,
+}
+
+/// At most this many capture points are remembered per connection.
+const MAX_POINTS: usize = 16;
+
 #[derive(Debug, Clone)]
 pub struct TcpTracker {
     pub state: TcpState,
     syn_at: Option<Timestamp>,
     syn_ack_at: Option<Timestamp>,
+    points: Vec<PointTimes>,
     pub retransmissions: u64,
     pub resets: u64,
     sides: [Side; 2],
@@ -62,16 +74,49 @@ impl TcpTracker {
             state: TcpState::Midstream,
             syn_at: None,
             syn_ack_at: None,
+            points: Vec::new(),
             retransmissions: 0,
             resets: 0,
             sides: [Side::default(); 2],
         }
     }
 
-    /// Time from the first SYN to the first SYN-ACK: the responder's
-    /// handshake time as this capture point saw it.
+    /// Time from the SYN to the SYN-ACK: the responder's handshake time.
+    /// Where several capture points saw both, the one nearest the responder
+    /// (the shortest time) answers; otherwise the first SYN and SYN-ACK seen.
     pub fn handshake_us(&self) -> Option<f64> {
-        Some(self.syn_ack_at?.micros_since(self.syn_at?))
+        let nearest = self
+            .points
+            .iter()
+            .filter_map(|p| match (p.syn, p.syn_ack) {
+                (Some(s), Some(a)) if a >= s => Some(a.micros_since(s)),
+                _ => None,
+            })
+            .min_by(|a, b| a.total_cmp(b));
+        nearest.or_else(|| Some(self.syn_ack_at?.micros_since(self.syn_at?)))
+    }
+
+    /// Records where and when a SYN or SYN-ACK was seen (every capture of
+    /// it, not only the first).
+    pub fn note_handshake(&mut self, point: (u32, u32), ts: Timestamp, seg: &TcpSegment) {
+        let f = seg.flags;
+        if !f.syn || f.rst {
+            return;
+        }
+        let i = match self.points.iter().position(|p| p.point == point) {
+            Some(i) => i,
+            None if self.points.len() < MAX_POINTS => {
+                self.points.push(PointTimes { point, syn: None, syn_ack: None });
+                self.points.len() - 1
+            }
+            None => return,
+        };
+        let p = &mut self.points[i];
+        if f.ack {
+            p.syn_ack.get_or_insert(ts);
+        } else {
+            p.syn.get_or_insert(ts);
+        }
     }
 
     /// Feeds one segment; `reverse` is true for the direction opposite to

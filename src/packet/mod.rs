@@ -104,6 +104,12 @@ pub struct Decoded {
     pub fingerprint: u64,
     /// Length of the innermost IP packet by its own header (0 without IP).
     pub inner_ip_len: u32,
+    /// A hash of the innermost packet that NAT and encapsulation leave alone:
+    /// no addresses, ports, ICMP ids, TTL or checksums, but sequence numbers,
+    /// flags, window, options, lengths and payload. The same packet before
+    /// and after a rewrite, or inside and outside a tunnel, has the same
+    /// value. 0 when there is no IP or ARP packet.
+    pub invariant: u64,
 }
 
 /// Why a frame was not decoded to the end.
@@ -193,6 +199,10 @@ fn decode_from(mut start: L3Start<'_>, cfg: &DecodeConfig, out: &mut Decoded) {
                 (IpAddr::V6(h.source_addr()), IpAddr::V6(h.destination_addr()), ip.payload())
             }
             Some(LaxNetSlice::Arp(arp)) => {
+                let mut h = Fnv::default();
+                h.write(b"arp");
+                h.write(arp.slice());
+                out.invariant = h.finish();
                 out.inner = arp_tuple(arp.sender_protocol_addr(), arp.target_protocol_addr());
                 if out.inner.is_none() {
                     out.stopped = Some(Stop::NoNetworkLayer);
@@ -209,6 +219,7 @@ fn decode_from(mut start: L3Start<'_>, cfg: &DecodeConfig, out: &mut Decoded) {
         };
         let proto = Proto::from_ip_number(ip_payload.ip_number.0);
         out.fingerprint = fingerprint(&pkt, ip_payload.payload);
+        out.invariant = invariant(ip_payload.ip_number.0, ip_payload.payload);
         out.inner_ip_len = match &pkt.net {
             Some(LaxNetSlice::Ipv4(ip)) => ip.header().total_len() as u32,
             Some(LaxNetSlice::Ipv6(ip)) => 40 + ip.header().payload_length() as u32,
@@ -302,6 +313,28 @@ fn fingerprint(pkt: &LaxSlicedPacket<'_>, transport: &[u8]) -> u64 {
         }
     }
     h.finish()
+}
+
+/// See [`Decoded::invariant`]. `transport` is the IP payload.
+fn invariant(ip_number: u8, transport: &[u8]) -> u64 {
+    let mut h = Fnv::default();
+    h.write(&[ip_number]);
+    h.write(&(transport.len() as u32).to_be_bytes());
+    // Byte ranges a NAT or the capture point may change: ports, checksums,
+    // ICMP echo identifiers.
+    let skip: &[(usize, usize)] = match ip_number {
+        6 => &[(0, 4), (16, 18)],
+        17 => &[(0, 4), (6, 8)],
+        1 | 58 => &[(2, 6)],
+        _ => &[],
+    };
+    let bytes = &transport[..transport.len().min(FINGERPRINT_BYTES)];
+    for (i, b) in bytes.iter().enumerate() {
+        if !skip.iter().any(|&(a, z)| i >= a && i < z) {
+            h.write(&[*b]);
+        }
+    }
+    h.finish() | 1
 }
 
 /// FNV-1a: tiny, fast on short inputs, and deterministic across runs.
@@ -415,6 +448,29 @@ mod tests {
         let d = decode(LinkType::ETHERNET, &full[..14 + 20 + 8 + 8 + 14 + 10], &DecodeConfig::default());
         assert_eq!(d.tunnel_count(), 1);
         assert!(matches!(d.stopped, Some(Stop::Truncated(_))), "{:?}", d.stopped);
+    }
+
+    #[test]
+    fn invariant_survives_nat_and_decapsulation() {
+        let cfg = DecodeConfig::default();
+        let syn = |src: [u8; 4], sp: u16, dst: [u8; 4], dp: u16| {
+            let b = etherparse::PacketBuilder::ethernet2([1; 6], [2; 6])
+                .ipv4(src, dst, 64)
+                .tcp(sp, dp, 1862583515, 65535)
+                .syn();
+            let mut v = Vec::new();
+            b.write(&mut v, &[]).unwrap();
+            v
+        };
+        let public = decode(LinkType::ETHERNET, &syn([92, 234, 68, 72], 53711, [10, 0, 0, 4], 80), &cfg);
+        let private = decode(LinkType::ETHERNET, &syn([10, 255, 0, 2], 65408, [10, 255, 0, 6], 80), &cfg);
+        assert_eq!(public.invariant, private.invariant);
+        assert_ne!(public.fingerprint, private.fingerprint);
+        let outer = decode(LinkType::ETHERNET, &vxlan_icmp(), &cfg);
+        let inner = decode(LinkType::ETHERNET, &vxlan_icmp()[14 + 20 + 8 + 8..], &cfg);
+        assert_eq!(outer.invariant, inner.invariant);
+        let other = decode(LinkType::ETHERNET, &syn([92, 234, 68, 72], 53711, [10, 0, 0, 4], 80)[..], &cfg);
+        assert_eq!(other.invariant, public.invariant);
     }
 
     #[test]

@@ -100,6 +100,118 @@ pub fn render(report: &Report, section: Section) -> String {
                 ]);
             }
         }
+        Section::Paths => {
+            row([
+                "path",
+                "flow_id",
+                "verdict",
+                "latency_us",
+                "hop",
+                "ts",
+                "point",
+                "kind",
+                "nbl",
+                "switch",
+                "to",
+                "proto",
+                "src",
+                "src_port",
+                "dst",
+                "dst_port",
+                "vni",
+            ]
+            .map(String::from)
+            .to_vec());
+            for (i, p) in report.paths.iter().enumerate() {
+                for (j, h) in p.hops.iter().enumerate() {
+                    let t = h.tuple.as_ref();
+                    row(vec![
+                        (i + 1).to_string(),
+                        opt(p.flow_id),
+                        p.verdict.to_string(),
+                        p.latency_us.to_string(),
+                        (j + 1).to_string(),
+                        h.ts.to_string(),
+                        h.point.clone(),
+                        h.kind.to_string(),
+                        opt(h.nbl.clone()),
+                        opt(h.switch.clone()),
+                        opt(h.to.clone()),
+                        opt(t.map(|t| t.proto.clone())),
+                        opt(t.map(|t| t.src.clone())),
+                        opt(t.and_then(|t| t.src_port)),
+                        opt(t.map(|t| t.dst.clone())),
+                        opt(t.and_then(|t| t.dst_port)),
+                        opt(h.vni),
+                    ]);
+                }
+            }
+        }
+        Section::Nat => {
+            row([
+                "before_proto",
+                "before_src",
+                "before_src_port",
+                "before_dst",
+                "before_dst_port",
+                "after_proto",
+                "after_src",
+                "after_src_port",
+                "after_dst",
+                "after_dst_port",
+                "point",
+                "packets",
+                "flow_ids",
+            ]
+            .map(String::from)
+            .to_vec());
+            for r in &report.nat {
+                let (b, a) = (&r.before, &r.after);
+                row(vec![
+                    b.proto.clone(),
+                    b.src.clone(),
+                    opt(b.src_port),
+                    b.dst.clone(),
+                    opt(b.dst_port),
+                    a.proto.clone(),
+                    a.src.clone(),
+                    opt(a.src_port),
+                    a.dst.clone(),
+                    opt(a.dst_port),
+                    r.point.clone(),
+                    r.packets.to_string(),
+                    r.flow_ids.iter().map(|f| f.to_string()).collect::<Vec<_>>().join(";"),
+                ]);
+            }
+        }
+        Section::Drops => {
+            row(["ts", "point", "by", "reason", "reason_code", "flow_id", "nbl"].map(String::from).to_vec());
+            for d in &report.drops {
+                row(vec![
+                    d.ts.to_string(),
+                    d.point.clone(),
+                    d.by.clone(),
+                    d.reason.clone(),
+                    opt(d.reason_code),
+                    opt(d.flow_id),
+                    opt(d.nbl.clone()),
+                ]);
+            }
+        }
+        Section::Latency => {
+            row(["from", "to", "count", "p50_us", "p90_us", "p99_us", "max_us"].map(String::from).to_vec());
+            for l in &report.latency {
+                row(vec![
+                    l.from.clone(),
+                    l.to.clone(),
+                    l.count.to_string(),
+                    l.p50_us.to_string(),
+                    l.p90_us.to_string(),
+                    l.p99_us.to_string(),
+                    l.max_us.to_string(),
+                ]);
+            }
+        }
         Section::Health => {
             let h = &report.health;
             row(vec![

@@ -25,16 +25,32 @@ pub const SCHEMA: &str = "overlay-trace/report/v1";
 pub enum Section {
     Captures,
     Flows,
+    Paths,
+    Nat,
+    Drops,
+    Latency,
     Health,
 }
 
 impl Section {
-    pub const ALL: [Section; 3] = [Section::Captures, Section::Flows, Section::Health];
+    pub const ALL: [Section; 7] = [
+        Section::Captures,
+        Section::Flows,
+        Section::Paths,
+        Section::Nat,
+        Section::Drops,
+        Section::Latency,
+        Section::Health,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Section::Captures => "captures",
             Section::Flows => "flows",
+            Section::Paths => "paths",
+            Section::Nat => "nat",
+            Section::Drops => "drops",
+            Section::Latency => "latency",
             Section::Health => "health",
         }
     }
@@ -52,13 +68,99 @@ pub struct Report {
     pub schema: &'static str,
     pub captures: Vec<CaptureRow>,
     pub flows: Vec<FlowRow>,
-    /// Filled by the path correlation; empty for inputs where no packet is
-    /// seen at more than one point.
-    pub paths: Vec<serde_json::Value>,
-    pub nat: Vec<serde_json::Value>,
-    pub drops: Vec<serde_json::Value>,
-    pub latency: Vec<serde_json::Value>,
+    /// One per packet seen more than once (several points, switch events,
+    /// pktmon appearances).
+    pub paths: Vec<PathRow>,
+    pub nat: Vec<RewriteRow>,
+    pub drops: Vec<DropRow>,
+    pub latency: Vec<HopLatencyRow>,
     pub health: HealthRow,
+}
+
+fn nbl_text(nbl: Option<u64>) -> Option<String> {
+    nbl.map(|p| format!("{p:#018X}").replacen("0X", "0x", 1))
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct HopRow {
+    pub ts: Timestamp,
+    pub point: String,
+    pub kind: &'static str,
+    pub nbl: Option<String>,
+    pub switch: Option<String>,
+    pub to: Option<String>,
+    pub tuple: Option<TupleRow>,
+    pub vni: Option<u32>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PathRow {
+    pub flow_id: Option<u64>,
+    pub verdict: &'static str,
+    pub latency_us: f64,
+    pub hops: Vec<HopRow>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RewriteRow {
+    pub before: TupleRow,
+    pub after: TupleRow,
+    pub point: String,
+    pub packets: u64,
+    pub flow_ids: Vec<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DropRow {
+    pub ts: Timestamp,
+    pub point: String,
+    pub by: String,
+    pub reason: String,
+    pub reason_code: Option<u32>,
+    pub flow_id: Option<u64>,
+    pub nbl: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct HopLatencyRow {
+    pub from: String,
+    pub to: String,
+    pub count: u64,
+    pub p50_us: f64,
+    pub p90_us: f64,
+    pub p99_us: f64,
+    pub max_us: f64,
+}
+
+/// Microseconds rounded to the nanosecond, so JSON shows 201.2, not 201.20000000001.
+fn us(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
+fn path_rows(s: &crate::trace::summary::Summary) -> Vec<PathRow> {
+    s.paths
+        .iter()
+        .map(|lp| PathRow {
+            flow_id: lp.flow_id,
+            verdict: lp.path.verdict().name(),
+            latency_us: us(lp.path.latency_us()),
+            hops: lp
+                .path
+                .hops
+                .iter()
+                .map(|h| HopRow {
+                    ts: h.ts,
+                    point: h.point.to_string(),
+                    kind: h.kind.name(),
+                    nbl: nbl_text(h.nbl),
+                    switch: h.switch.as_ref().map(|s| s.to_string()),
+                    to: h.to.as_ref().map(|s| s.to_string()),
+                    tuple: h.tuple.as_ref().map(TupleRow::from),
+                    vni: h.vni,
+                })
+                .collect(),
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -219,10 +321,47 @@ impl Report {
                 })
                 .collect(),
             flows: a.flows.flows().iter().map(FlowRow::from).collect(),
-            paths: Vec::new(),
-            nat: Vec::new(),
-            drops: Vec::new(),
-            latency: Vec::new(),
+            paths: path_rows(&a.paths),
+            nat: a
+                .paths
+                .rewrites
+                .iter()
+                .map(|r| RewriteRow {
+                    before: TupleRow::from(&r.before),
+                    after: TupleRow::from(&r.after),
+                    point: r.point.clone(),
+                    packets: r.packets,
+                    flow_ids: r.flow_ids.clone(),
+                })
+                .collect(),
+            drops: a
+                .paths
+                .drops
+                .iter()
+                .map(|d| DropRow {
+                    ts: d.ts,
+                    point: d.point.to_string(),
+                    by: d.by.clone(),
+                    reason: d.reason.clone(),
+                    reason_code: d.reason_code,
+                    flow_id: d.flow_id,
+                    nbl: nbl_text(d.nbl),
+                })
+                .collect(),
+            latency: a
+                .paths
+                .latency()
+                .into_iter()
+                .map(|l| HopLatencyRow {
+                    from: l.from,
+                    to: l.to,
+                    count: l.count,
+                    p50_us: us(l.p50_us),
+                    p90_us: us(l.p90_us),
+                    p99_us: us(l.p99_us),
+                    max_us: us(l.max_us),
+                })
+                .collect(),
             health: HealthRow {
                 events_lost: a.health.events_lost,
                 buffers_lost: a.health.buffers_lost,

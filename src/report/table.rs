@@ -72,6 +72,31 @@ fn tunnel_text(f: &FlowRow) -> String {
     format!("{} {}", first.kind, vnis.join("/"))
 }
 
+fn tuple_text(t: &super::TupleRow) -> String {
+    format!("{} -> {} {}", endpoint(&t.src, t.src_port), endpoint(&t.dst, t.dst_port), t.proto.to_uppercase())
+}
+
+/// One hop on one line: "+201.2 µs delivered 136a5e8a… [xio…] NBL 0x… 10.255.0.2:65408 -> 10.255.0.6:80 TCP".
+fn hop_text(h: &super::HopRow, first: crate::time::Timestamp) -> String {
+    let mut s = format!("+{} {} {}", duration(Some(h.ts.micros_since(first))), h.kind, h.point);
+    if let Some(to) = &h.to {
+        let _ = write!(s, " -> {to}");
+    }
+    if let Some(sw) = &h.switch {
+        let _ = write!(s, " [{sw}]");
+    }
+    if let Some(n) = &h.nbl {
+        let _ = write!(s, " NBL {n}");
+    }
+    if let Some(t) = &h.tuple {
+        let _ = write!(s, " {}", tuple_text(t));
+    }
+    if let Some(v) = h.vni {
+        let _ = write!(s, " (vni {v})");
+    }
+    s
+}
+
 /// "closed, handshake 277.0 µs", with retransmissions and resets when any.
 fn tcp_text(f: &FlowRow) -> String {
     let Some(t) = &f.tcp else { return "-".into() };
@@ -170,6 +195,85 @@ pub fn grid(report: &Report, section: Section) -> Grid {
                 .collect(),
             numeric: vec![0, 6, 7, 9],
             keep_whole: vec![0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+        },
+        Section::Paths => Grid {
+            header: vec!["#", "FLOW", "VERDICT", "LATENCY", "HOPS (time since first hop, kind, where, packet)"],
+            rows: report
+                .paths
+                .iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    let first = p.hops.first().map(|h| h.ts).unwrap_or_default();
+                    let hops: Vec<String> = p.hops.iter().map(|h| hop_text(h, first)).collect();
+                    vec![
+                        (i + 1).to_string(),
+                        p.flow_id.map(|f| f.to_string()).unwrap_or_else(|| "-".into()),
+                        p.verdict.to_string(),
+                        duration(Some(p.latency_us)),
+                        hops.join("\n"),
+                    ]
+                })
+                .collect(),
+            numeric: vec![0, 1, 3],
+            keep_whole: vec![0, 1, 2, 3],
+        },
+        Section::Nat => Grid {
+            header: vec!["BEFORE", "AFTER", "WHERE", "PACKETS", "FLOWS"],
+            rows: report
+                .nat
+                .iter()
+                .map(|r| {
+                    vec![
+                        tuple_text(&r.before),
+                        tuple_text(&r.after),
+                        r.point.clone(),
+                        r.packets.to_string(),
+                        r.flow_ids.iter().map(|f| f.to_string()).collect::<Vec<_>>().join(", "),
+                    ]
+                })
+                .collect(),
+            numeric: vec![3],
+            keep_whole: vec![0, 1],
+        },
+        Section::Drops => Grid {
+            header: vec!["TIME", "WHERE", "BY", "REASON", "CODE", "FLOW", "NBL"],
+            rows: report
+                .drops
+                .iter()
+                .map(|d| {
+                    vec![
+                        time_of_day(d.ts),
+                        d.point.clone(),
+                        d.by.clone(),
+                        d.reason.clone(),
+                        d.reason_code.map(|c| c.to_string()).unwrap_or_else(|| "-".into()),
+                        d.flow_id.map(|f| f.to_string()).unwrap_or_else(|| "-".into()),
+                        d.nbl.clone().unwrap_or_else(|| "-".into()),
+                    ]
+                })
+                .collect(),
+            numeric: vec![4, 5],
+            keep_whole: vec![0],
+        },
+        Section::Latency => Grid {
+            header: vec!["FROM", "TO", "COUNT", "P50", "P90", "P99", "MAX"],
+            rows: report
+                .latency
+                .iter()
+                .map(|l| {
+                    vec![
+                        l.from.clone(),
+                        l.to.clone(),
+                        l.count.to_string(),
+                        duration(Some(l.p50_us)),
+                        duration(Some(l.p90_us)),
+                        duration(Some(l.p99_us)),
+                        duration(Some(l.max_us)),
+                    ]
+                })
+                .collect(),
+            numeric: vec![2, 3, 4, 5, 6],
+            keep_whole: vec![2, 3, 4, 5, 6],
         },
         Section::Health => {
             let h = &report.health;

@@ -1,0 +1,429 @@
+//! Sorting sightings and switch events into per-packet paths.
+//!
+//! - A VmSwitch NBL lifecycle, keyed by (switch, NBL pointer), is opened by
+//!   "received", extended by "routed", closed by "delivered" or a drop; a
+//!   pointer seen again after that is a new packet.
+//! - The packet bytes of a lifecycle come from the ndiscap 1003 fragment
+//!   written right after each NBL event on the same CPU from the same NIC.
+//! - Lifecycles and plain captures of one packet are joined by a fingerprint
+//!   that NAT and encapsulation do not change ([`Decoded::invariant`]), so a
+//!   rewrite that copies the NBL (new pointer) stays one path; pktmon's
+//!   (PktGroupId, PktNumber) joins its appearances directly.
+//! - A path closes when nothing joined it for `window`; closed paths are
+//!   handed out oldest first, so memory is bounded by what is open.
+
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+
+use super::path::{DropNote, Hop, HopKind, PacketPath, Sighting};
+use crate::capture::etl::providers::vmswitch::{self, NblEvent};
+use crate::packet::Decoded;
+use crate::time::Timestamp;
+
+/// How long an open path waits for more hops: longer than any switch or
+/// stack keeps a packet, far shorter than a retransmission timeout.
+pub const DEFAULT_WINDOW_NS: i64 = 200_000_000;
+/// A fragment binds to the NBL event before it when it follows within this.
+const BIND_WINDOW_NS: i64 = 5_000;
+
+/// A packet capture handed to the correlator.
+#[derive(Debug, Clone)]
+pub struct CaptureInput {
+    pub sighting: Sighting,
+    pub point_name: Arc<str>,
+    /// CPU of the ETL record (for binding to NBL events).
+    pub cpu: Option<u32>,
+    /// The source NIC of an ndiscap 1003 fragment.
+    pub switch_nic: Option<Arc<str>>,
+    /// pktmon's id of this packet: (PktGroupId, PktNumber) folded.
+    pub same_packet: Option<u64>,
+    pub appearance: bool,
+    pub drop: Option<DropNote>,
+}
+
+struct Group {
+    path: PacketPath,
+    last_ts: Timestamp,
+    invariant: u64,
+    same_packet: Option<u64>,
+}
+
+struct Lifecycle {
+    group: Option<usize>,
+    /// Hops waiting for the packet's bytes to know their group.
+    pending: Vec<Hop>,
+    last_nic: Arc<str>,
+    last_ts: Timestamp,
+    closed: bool,
+}
+
+/// An NBL event waiting for the fragment that follows it.
+struct AwaitingBytes {
+    ts: Timestamp,
+    key: (Arc<str>, u64),
+    nic: Arc<str>,
+}
+
+pub struct Correlator {
+    window_ns: i64,
+    groups: Vec<Option<Group>>,
+    free: Vec<usize>,
+    by_invariant: FxHashMap<u64, usize>,
+    by_same_packet: FxHashMap<u64, usize>,
+    lifecycles: FxHashMap<(Arc<str>, u64), Lifecycle>,
+    awaiting: FxHashMap<u32, AwaitingBytes>,
+    closed: Vec<PacketPath>,
+    last_sweep: Timestamp,
+    next_synthetic_nbl: u64,
+}
+
+impl Default for Correlator {
+    fn default() -> Self {
+        Self::new(DEFAULT_WINDOW_NS)
+    }
+}
+
+fn label(n: &vmswitch::Named) -> Arc<str> {
+    Arc::from(n.label())
+}
+
+impl Correlator {
+    pub fn new(window_ns: i64) -> Self {
+        Correlator {
+            window_ns,
+            groups: Vec::new(),
+            free: Vec::new(),
+            by_invariant: FxHashMap::default(),
+            by_same_packet: FxHashMap::default(),
+            lifecycles: FxHashMap::default(),
+            awaiting: FxHashMap::default(),
+            closed: Vec::new(),
+            last_sweep: Timestamp::MIN,
+            next_synthetic_nbl: 1,
+        }
+    }
+
+    /// Paths that closed, oldest first.
+    pub fn drain_closed(&mut self) -> Vec<PacketPath> {
+        let mut v = std::mem::take(&mut self.closed);
+        v.sort_by_key(|p| p.first_ts());
+        v
+    }
+
+    /// Closes everything still open (end of input).
+    pub fn finish(&mut self) -> Vec<PacketPath> {
+        self.sweep(Timestamp::MAX);
+        self.drain_closed()
+    }
+
+    fn new_group(&mut self, ts: Timestamp, invariant: u64, same_packet: Option<u64>) -> usize {
+        let g = Group { path: PacketPath::default(), last_ts: ts, invariant, same_packet };
+        let i = match self.free.pop() {
+            Some(i) => {
+                self.groups[i] = Some(g);
+                i
+            }
+            None => {
+                self.groups.push(Some(g));
+                self.groups.len() - 1
+            }
+        };
+        if invariant != 0 {
+            self.by_invariant.insert(invariant, i);
+        }
+        if let Some(k) = same_packet {
+            self.by_same_packet.insert(k, i);
+        }
+        i
+    }
+
+    fn close_group(&mut self, i: usize) {
+        let Some(g) = self.groups[i].take() else { return };
+        if self.by_invariant.get(&g.invariant) == Some(&i) {
+            self.by_invariant.remove(&g.invariant);
+        }
+        if let Some(k) = g.same_packet {
+            if self.by_same_packet.get(&k) == Some(&i) {
+                self.by_same_packet.remove(&k);
+            }
+        }
+        self.free.push(i);
+        let mut path = g.path;
+        path.hops.sort_by_key(|h| h.ts);
+        path.sightings.sort_by_key(|s| s.ts);
+        self.closed.push(path);
+    }
+
+    /// Closes paths and lifecycles idle for longer than the window.
+    fn sweep(&mut self, now: Timestamp) {
+        let limit = Timestamp(now.0.saturating_sub(self.window_ns));
+        let stale: Vec<(Arc<str>, u64)> = self
+            .lifecycles
+            .iter()
+            .filter(|(_, l)| l.last_ts < limit || l.closed && l.group.is_some())
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in stale {
+            if let Some(l) = self.lifecycles.remove(&k) {
+                if l.group.is_none() && !l.pending.is_empty() {
+                    // Never saw its bytes: a path of switch events alone.
+                    let g = self.new_group(l.last_ts, 0, None);
+                    self.add_hops(g, l.pending, l.last_ts);
+                }
+            }
+        }
+        for i in 0..self.groups.len() {
+            if self.groups[i].as_ref().is_some_and(|g| g.last_ts < limit) {
+                self.close_group(i);
+            }
+        }
+        self.last_sweep = now;
+    }
+
+    fn maybe_sweep(&mut self, now: Timestamp) {
+        if now.0.saturating_sub(self.last_sweep.0) > self.window_ns / 4 {
+            self.sweep(now);
+        }
+    }
+
+    fn add_hops(&mut self, g: usize, hops: Vec<Hop>, ts: Timestamp) {
+        if let Some(group) = self.groups[g].as_mut() {
+            group.path.hops.extend(hops);
+            group.last_ts = group.last_ts.max(ts);
+        }
+    }
+
+    /// The open group for this packet, or a new one. A capture at a point
+    /// where the group already has this very tuple is a retransmission, so
+    /// a new packet.
+    fn group_for(
+        &mut self,
+        ts: Timestamp,
+        decoded: &Decoded,
+        point: &Arc<str>,
+        same_packet: Option<u64>,
+        appearance: bool,
+    ) -> usize {
+        if let Some(k) = same_packet {
+            if let Some(&g) = self.by_same_packet.get(&k) {
+                return g;
+            }
+            return self.new_group(ts, decoded.invariant, Some(k));
+        }
+        if decoded.invariant != 0 {
+            if let Some(&g) = self.by_invariant.get(&decoded.invariant) {
+                // pktmon logs a packet at both edges of a component, so a
+                // second appearance at one component is not a new packet.
+                let repeat = !appearance
+                    && self.groups[g].as_ref().is_some_and(|grp| {
+                        grp.path.hops.iter().any(|h| {
+                            matches!(h.kind, HopKind::Capture | HopKind::Appearance)
+                                && &h.point == point
+                                && h.tuple == decoded.inner
+                        })
+                    });
+                if !repeat {
+                    return g;
+                }
+            }
+        }
+        self.new_group(ts, decoded.invariant, None)
+    }
+
+    /// A captured packet.
+    pub fn push_capture(&mut self, input: CaptureInput) {
+        let ts = input.sighting.ts;
+        self.maybe_sweep(ts);
+        let d = &input.sighting.decoded;
+        let tuple = d.inner;
+        let vni = d.innermost_tunnel().map(|t| t.vni);
+        // A fragment right after an NBL event on the same CPU, from the same
+        // NIC, is that NBL's bytes.
+        if let (Some(cpu), Some(nic)) = (input.cpu, &input.switch_nic) {
+            let bound = self.awaiting.get(&cpu).is_some_and(|a| &a.nic == nic && ts.0 - a.ts.0 <= BIND_WINDOW_NS);
+            if bound {
+                if let Some(a) = self.awaiting.remove(&cpu) {
+                    self.bind(a.key, input.sighting, tuple, vni);
+                    return;
+                }
+            }
+        }
+        let kind = if input.appearance { HopKind::Appearance } else { HopKind::Capture };
+        let kind = if input.drop.is_some() { HopKind::Dropped } else { kind };
+        let g = self.group_for(ts, d, &input.point_name, input.same_packet, input.appearance);
+        let hop =
+            Hop { ts, point: input.point_name, kind, nbl: None, switch: None, to: None, tuple, vni, drop: input.drop };
+        if let Some(group) = self.groups[g].as_mut() {
+            group.path.hops.push(hop);
+            group.path.sightings.push(input.sighting);
+            group.last_ts = group.last_ts.max(ts);
+        }
+    }
+
+    /// Gives a lifecycle its packet bytes: its hops join the packet's group.
+    fn bind(
+        &mut self,
+        key: (Arc<str>, u64),
+        sighting: Sighting,
+        tuple: Option<crate::packet::Tuple>,
+        vni: Option<u32>,
+    ) {
+        let ts = sighting.ts;
+        let Some(l) = self.lifecycles.get_mut(&key) else { return };
+        if let Some(last) = l.pending.last_mut() {
+            if last.tuple.is_none() {
+                last.tuple = tuple;
+                last.vni = vni;
+            }
+        }
+        let group = match l.group {
+            Some(g) => g,
+            None => {
+                let point = l.last_nic.clone();
+                let g = self.group_for(ts, &sighting.decoded, &point, None, false);
+                let l = self.lifecycles.get_mut(&key).expect("lifecycle just seen");
+                l.group = Some(g);
+                g
+            }
+        };
+        let l = self.lifecycles.get_mut(&key).expect("lifecycle just seen");
+        let hops = std::mem::take(&mut l.pending);
+        let last_ts = l.last_ts.max(ts);
+        if let Some(grp) = self.groups[group].as_mut() {
+            grp.path.hops.extend(hops);
+            grp.path.sightings.push(sighting);
+            grp.last_ts = grp.last_ts.max(last_ts);
+        }
+    }
+
+    fn lifecycle_hop(&mut self, key: (Arc<str>, u64), hop: Hop, nic: Arc<str>, cpu: u32, opens: bool, closes: bool) {
+        let ts = hop.ts;
+        let reuse = opens && self.lifecycles.get(&key).is_some_and(|l| l.closed || l.group.is_some());
+        if reuse {
+            self.retire_lifecycle(&key);
+        }
+        let l = self.lifecycles.entry(key.clone()).or_insert_with(|| Lifecycle {
+            group: None,
+            pending: Vec::new(),
+            last_nic: nic.clone(),
+            last_ts: ts,
+            closed: false,
+        });
+        l.last_nic = nic.clone();
+        l.last_ts = ts;
+        l.closed |= closes;
+        match l.group {
+            Some(g) => {
+                if let Some(grp) = self.groups[g].as_mut() {
+                    grp.path.hops.push(hop);
+                    grp.last_ts = grp.last_ts.max(ts);
+                }
+            }
+            None => l.pending.push(hop),
+        }
+        self.awaiting.insert(cpu, AwaitingBytes { ts, key, nic });
+    }
+
+    /// A lifecycle whose pointer came back: what it had becomes its own path.
+    fn retire_lifecycle(&mut self, key: &(Arc<str>, u64)) {
+        if let Some(l) = self.lifecycles.remove(key) {
+            if l.group.is_none() && !l.pending.is_empty() {
+                let g = self.new_group(l.last_ts, 0, None);
+                self.add_hops(g, l.pending, l.last_ts);
+            }
+        }
+    }
+
+    /// A VmSwitch NBL event.
+    pub fn push_nbl(&mut self, ts: Timestamp, cpu: u32, ev: &NblEvent) {
+        self.maybe_sweep(ts);
+        let hop = |kind, point: Arc<str>, switch: Option<&vmswitch::Named>, nbl, to: Option<Arc<str>>, drop| Hop {
+            ts,
+            point,
+            kind,
+            nbl,
+            switch: switch.map(label),
+            to,
+            tuple: None,
+            vni: None,
+            drop,
+        };
+        let mut synthetic = || {
+            self.next_synthetic_nbl += 1;
+            u64::MAX - self.next_synthetic_nbl
+        };
+        match ev {
+            NblEvent::Receive { nic, switch, nbl } => {
+                let key = (label(switch), nbl.unwrap_or_else(&mut synthetic));
+                let h = hop(HopKind::Received, label(nic), Some(switch), *nbl, None, None);
+                self.lifecycle_hop(key, h, label(nic), cpu, true, false);
+            }
+            NblEvent::Route { from, to, switch, nbl } => {
+                let key = (label(switch), nbl.unwrap_or_else(&mut synthetic));
+                let h = hop(HopKind::Routed, label(from), Some(switch), *nbl, Some(label(to)), None);
+                self.lifecycle_hop(key, h, label(from), cpu, false, false);
+            }
+            NblEvent::Deliver { nic, switch, nbl } => {
+                let key = (label(switch), nbl.unwrap_or_else(&mut synthetic));
+                let h = hop(HopKind::Delivered, label(nic), Some(switch), *nbl, None, None);
+                self.lifecycle_hop(key, h, label(nic), cpu, false, true);
+            }
+            NblEvent::ExtensionDrop { nic, switch, extension, reason } => {
+                let note = DropNote { by: extension.label().to_string(), reason: reason.clone(), code: None };
+                let h = hop(HopKind::Dropped, label(nic), Some(switch), None, None, Some(note));
+                self.drop_from_nic(h, &label(switch), &label(nic));
+            }
+            NblEvent::IncomingDrop { nic, switch, reason_code }
+            | NblEvent::OutgoingDrop { nic, switch, reason_code } => {
+                let note = DropNote {
+                    by: switch.label().to_string(),
+                    reason: vmswitch::drop_reason(*reason_code).to_string(),
+                    code: Some(*reason_code),
+                };
+                let h = hop(HopKind::Dropped, label(nic), Some(switch), None, None, Some(note));
+                self.drop_from_nic(h, &label(switch), &label(nic));
+            }
+            NblEvent::Veto { extension, from, to, switch } => {
+                let note = DropNote { by: extension.clone(), reason: "delivery vetoed".to_string(), code: None };
+                let h = hop(HopKind::Vetoed, label(from), Some(switch), None, Some(label(to)), Some(note));
+                self.drop_from_nic(h, &label(switch), &label(from));
+            }
+            NblEvent::QosDrop { reason_code } => {
+                let note = DropNote {
+                    by: "QoS".to_string(),
+                    reason: format!("QoS reason {reason_code}"),
+                    code: Some(*reason_code),
+                };
+                let h = hop(HopKind::Dropped, Arc::from("switch"), None, None, None, Some(note));
+                let g = self.new_group(ts, 0, None);
+                self.add_hops(g, vec![h], ts);
+            }
+        }
+    }
+
+    /// Drop events name no NBL: the packet is the newest open lifecycle on
+    /// that switch last seen at that NIC.
+    fn drop_from_nic(&mut self, hop: Hop, switch: &Arc<str>, nic: &Arc<str>) {
+        let ts = hop.ts;
+        let key = self
+            .lifecycles
+            .iter()
+            .filter(|((s, _), l)| {
+                s == switch && &l.last_nic == nic && !l.closed && ts.0 - l.last_ts.0 <= self.window_ns
+            })
+            .max_by_key(|(_, l)| l.last_ts)
+            .map(|(k, _)| k.clone());
+        match key {
+            Some(k) => {
+                let cpu = u32::MAX; // no fragment follows a drop
+                self.lifecycle_hop(k, hop, nic.clone(), cpu, false, true);
+                self.awaiting.remove(&cpu);
+            }
+            None => {
+                let g = self.new_group(ts, 0, None);
+                self.add_hops(g, vec![hop], ts);
+            }
+        }
+    }
+}
