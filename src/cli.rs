@@ -78,6 +78,11 @@ pub struct EventsArgs {
     #[arg(short, long, value_enum, default_value_t = EventsFormat::Text)]
     pub format: EventsFormat,
 
+    /// Decode other providers' events with this manifest (XML from
+    /// `wevtutil gp PROVIDER /ge /gm:true /f:xml`); repeatable
+    #[arg(long, value_name = "FILE.xml")]
+    pub manifest: Vec<PathBuf>,
+
     /// Also decode UDP traffic on this port as VXLAN (4789 and 8472 always are)
     #[arg(long, value_name = "PORT")]
     pub vxlan_port: Vec<u16>,

@@ -195,6 +195,19 @@ fn with_progress_bar(args: &AnalyzeArgs, work: impl FnOnce(&mut dyn FnMut(Progre
 fn run_events(args: EventsArgs) -> i32 {
     let mut decode = overlay_trace::packet::DecodeConfig::default();
     decode.vxlan_ports.extend(&args.vxlan_port);
+    let mut manifest: Option<overlay_trace::capture::etl::manifest::Manifest> = None;
+    for path in &args.manifest {
+        match overlay_trace::capture::etl::manifest::Manifest::from_file(path) {
+            Ok(m) => match manifest.as_mut() {
+                Some(all) => all.merge(m),
+                None => manifest = Some(m),
+            },
+            Err(e) => {
+                eprintln!("overlay-trace: error: {e}");
+                return cli::EXIT_USAGE;
+            }
+        }
+    }
     let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let mut damaged = false;
     for (index, path) in args.captures.iter().enumerate() {
@@ -210,7 +223,13 @@ fn run_events(args: EventsArgs) -> i32 {
         loop {
             let line = match capture.next_with_points() {
                 Ok(Some((ev, points))) => {
-                    let ctx = report::events::Context { capture: index, points, os_build, decode: &decode };
+                    let ctx = report::events::Context {
+                        capture: index,
+                        points,
+                        os_build,
+                        decode: &decode,
+                        manifest: manifest.as_ref(),
+                    };
                     match args.format {
                         EventsFormat::Text => report::events::text_line(&ev, &ctx),
                         EventsFormat::Json => report::events::json_line(&ev, &ctx),

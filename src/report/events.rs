@@ -4,6 +4,7 @@
 
 use serde_json::{json, Map, Value};
 
+use crate::capture::etl::manifest::{fields_json, Manifest};
 use crate::capture::etl::providers::{self, pktmon, vmswitch};
 use crate::capture::etl::{EtlRecord, HeaderKind};
 use crate::event::{CapturePoint, Event, EventKind, PacketRecord};
@@ -15,11 +16,16 @@ pub struct Context<'a> {
     pub points: &'a [CapturePoint],
     pub os_build: u32,
     pub decode: &'a DecodeConfig,
+    /// Manifests given with `--manifest`, for providers we do not decode ourselves.
+    pub manifest: Option<&'a Manifest>,
 }
 
-fn provider_label(rec: &EtlRecord) -> String {
+fn provider_label(rec: &EtlRecord, manifest: Option<&Manifest>) -> String {
     match (&rec.provider, rec.header_kind) {
-        (Some(g), _) => providers::provider_name(g).map(str::to_string).unwrap_or_else(|| g.to_string()),
+        (Some(g), _) => providers::provider_name(g)
+            .or_else(|| manifest.and_then(|m| m.provider_name(g)))
+            .map(str::to_string)
+            .unwrap_or_else(|| g.to_string()),
         (None, HeaderKind::Message) => "WPP".to_string(),
         (None, _) => "Kernel".to_string(),
     }
@@ -162,6 +168,19 @@ pub fn text_line(ev: &Event<'_>, ctx: &Context<'_>) -> String {
         EventKind::Nbl(n) => nbl_text(n),
         EventKind::Pktmon(p) => pktmon_text(p),
         EventKind::Other => match ev.etw {
+            Some(r) if ctx.manifest.and_then(|m| m.decode(r)).is_some() => {
+                let d = ctx.manifest.and_then(|m| m.decode(r)).expect("decoded just above");
+                // One line per event: control characters in values are escaped.
+                let fields: Vec<String> =
+                    d.fields.iter().map(|(k, v)| format!("{k}: {}", v.to_string().escape_default())).collect();
+                let name = d.event_name.clone().unwrap_or_else(|| format!("Event {}", r.id));
+                let tail = if d.complete {
+                    String::new()
+                } else {
+                    format!(" (incomplete: {})", d.stopped.unwrap_or_default())
+                };
+                format!("{name}: {}{tail}", fields.join(", "))
+            }
             Some(r) => match r.kernel_group_type {
                 Some((g, t)) => format!("group {g} type {t}, {} bytes", r.user_data.len()),
                 None => format!(
@@ -177,7 +196,9 @@ pub fn text_line(ev: &Event<'_>, ctx: &Context<'_>) -> String {
         },
     };
     match ev.etw {
-        Some(r) => format!("[{}]{:04X}.{:04X}::{} [{}] {}", r.cpu, r.pid, r.tid, ev.ts, provider_label(r), body),
+        Some(r) => {
+            format!("[{}]{:04X}.{:04X}::{} [{}] {}", r.cpu, r.pid, r.tid, ev.ts, provider_label(r, ctx.manifest), body)
+        }
         None => format!("{} {}", ev.ts, body),
     }
 }
@@ -213,7 +234,7 @@ pub fn json_line(ev: &Event<'_>, ctx: &Context<'_>) -> String {
     m.insert("ts".into(), json!(ev.ts));
     m.insert("capture".into(), json!(ctx.capture));
     let r = ev.etw;
-    m.insert("provider".into(), json!(r.map(provider_label)));
+    m.insert("provider".into(), json!(r.map(|r| provider_label(r, ctx.manifest))));
     m.insert("provider_guid".into(), json!(r.and_then(|r| r.provider).map(|g| g.to_string())));
     m.insert("id".into(), json!(r.map(|r| r.id)));
     m.insert("version".into(), json!(r.map(|r| r.version)));
@@ -300,6 +321,15 @@ pub fn json_line(ev: &Event<'_>, ctx: &Context<'_>) -> String {
             m.insert("message".into(), json!(pktmon_text(p)));
         }
         EventKind::Other => {
+            if let Some(d) = r.and_then(|r| ctx.manifest.and_then(|m| m.decode(r))) {
+                m.insert("event".into(), json!(d.event_name));
+                if let Value::Object(fields) = fields_json(&d.fields) {
+                    for (k, v) in fields {
+                        m.entry(k).or_insert(v);
+                    }
+                }
+                m.insert("complete".into(), json!(d.complete));
+            }
             if let Some(r) = r {
                 if let Some((g, t)) = r.kernel_group_type {
                     m.insert("group".into(), json!(g));

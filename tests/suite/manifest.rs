@@ -222,3 +222,31 @@ fn random_payloads_against_every_template() {
     }
     assert!(complete > 0);
 }
+
+/// `events --manifest` prints a manifest-decoded event on one line and its
+/// fields under snake_case keys in JSON.
+#[test]
+fn events_command_uses_the_manifest() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let manifest = root.join("tests/data/manifests/powershell-source-shape.xml");
+    let etl = root.join("fixtures/etl/microsoft_krabsetw__powershell.etl");
+    let run = |format: &str| {
+        let out = assert_cmd::Command::cargo_bin("overlay-trace")
+            .unwrap()
+            .args(["events", "-f", format, "--manifest", manifest.to_str().unwrap(), etl.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let text = run("text");
+    assert_eq!(text.lines().count(), 114, "one line per event");
+    assert!(text.contains("[Microsoft-Windows-PowerShell]"), "provider named from the manifest");
+    let json = run("json");
+    let decoded = json
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v.get("context_info").is_some())
+        .count();
+    assert!(decoded >= 100, "only {decoded} events decoded with fields");
+}
