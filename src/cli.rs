@@ -46,6 +46,8 @@ pub enum Command {
     Analyze(AnalyzeArgs),
     /// Print every event of a capture, one line each, in time order
     Events(EventsArgs),
+    /// Print each packet's path through the capture points and switches
+    Trace(TraceArgs),
     /// Convert a capture (ETL above all) to pcapng for Wireshark and tshark
     Convert(ConvertArgs),
     /// Write a synthetic capture and its ground truth (for trying the tool and for benchmarks)
@@ -88,6 +90,54 @@ pub struct EventsArgs {
     pub vxlan_port: Vec<u16>,
 
     /// Print no warnings on standard error (the exit status still reports damage)
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TraceFormat {
+    /// A timeline per packet: time, time since the first hop, kind, where, packet
+    Text,
+    /// One JSON object per packet path (the report's path objects)
+    Json,
+    /// A mermaid sequence diagram of the paths
+    Mermaid,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  overlay-trace trace capture.etl --flow 3
+  overlay-trace trace capture.etl --host 10.255.0.6 --port 80 --format mermaid > path.mmd")]
+pub struct TraceArgs {
+    /// Capture files (ETL, pcap, pcapng)
+    #[arg(required = true, value_name = "CAPTURE")]
+    pub captures: Vec<PathBuf>,
+
+    /// Only packets of this flow (its id in `analyze`)
+    #[arg(long, value_name = "ID")]
+    pub flow: Option<u64>,
+
+    /// Only packets to or from this address, anywhere on their path
+    #[arg(long, value_name = "ADDR")]
+    pub host: Option<String>,
+
+    /// Only packets to or from this port, anywhere on their path
+    #[arg(long, value_name = "PORT")]
+    pub port: Option<u16>,
+
+    /// Only packets with this verdict
+    #[arg(long, value_name = "VERDICT", value_parser = ["delivered", "dropped", "incomplete"])]
+    pub verdict: Option<String>,
+
+    /// Output format
+    #[arg(short, long, value_enum, default_value_t = TraceFormat::Text)]
+    pub format: TraceFormat,
+
+    /// Also decode UDP traffic on this port as VXLAN (4789 and 8472 always are)
+    #[arg(long, value_name = "PORT")]
+    pub vxlan_port: Vec<u16>,
+
+    /// Print no warnings on standard error
     #[arg(short, long)]
     pub quiet: bool,
 }

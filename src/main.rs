@@ -12,6 +12,7 @@ use overlay_trace::report::{self, table, Report, Section};
 
 use overlay_trace::cli::{
     self, AnalyzeArgs, Cli, Command, ConvertArgs, EventsArgs, EventsFormat, GenerateArgs, OutputFormat, Scenario,
+    TraceArgs, TraceFormat,
 };
 
 fn main() -> ExitCode {
@@ -26,6 +27,7 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Analyze(args) => run_analyze(args),
         Command::Events(args) => run_events(args),
+        Command::Trace(args) => run_trace(args),
         Command::Convert(args) => run_convert(args),
         Command::Generate(args) => run_generate(args),
         Command::Completions { shell } => {
@@ -302,5 +304,52 @@ fn run_convert(args: ConvertArgs) -> i32 {
             eprintln!("overlay-trace: error: {e}");
             cli::EXIT_UNREADABLE
         }
+    }
+}
+
+fn run_trace(args: TraceArgs) -> i32 {
+    let mut opts = AnalyzeOptions::default();
+    opts.decode.vxlan_ports.extend(&args.vxlan_port);
+    let analysis = analyze_with_progress(&args.captures, &opts, Capture::open, &mut |_| {});
+    let report = Report::from_analysis(&analysis);
+    let touches = |p: &report::PathRow| {
+        p.hops.iter().filter_map(|h| h.tuple.as_ref()).any(|t| {
+            args.host.as_ref().is_none_or(|a| &t.src == a || &t.dst == a)
+                && args.port.is_none_or(|port| t.src_port == Some(port) || t.dst_port == Some(port))
+        })
+    };
+    let selected: Vec<(usize, &report::PathRow)> = report
+        .paths
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (i + 1, p))
+        .filter(|(_, p)| args.flow.is_none_or(|f| p.flow_id == Some(f)))
+        .filter(|(_, p)| args.verdict.as_deref().is_none_or(|v| p.verdict == v))
+        .filter(|(_, p)| (args.host.is_none() && args.port.is_none()) || touches(p))
+        .collect();
+    let text = match args.format {
+        TraceFormat::Text => report::timeline::text(&selected),
+        TraceFormat::Mermaid => report::timeline::mermaid(&selected),
+        TraceFormat::Json => {
+            selected.iter().map(|(_, p)| serde_json::to_string(p).unwrap_or_default() + "\n").collect()
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
+    if !args.quiet {
+        if selected.is_empty() {
+            eprintln!(
+                "overlay-trace: no packet path matched ({} paths in all; a path needs a packet seen at two points or more)",
+                report.paths.len()
+            );
+        }
+        for w in analysis.health.warnings() {
+            eprintln!("overlay-trace: warning: {w}");
+        }
+    }
+    if analysis.has_damage() {
+        cli::EXIT_UNREADABLE
+    } else {
+        cli::EXIT_OK
     }
 }

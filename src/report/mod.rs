@@ -8,6 +8,7 @@ pub mod events;
 pub mod json;
 pub mod pcapng;
 pub mod table;
+pub mod timeline;
 
 use std::str::FromStr;
 

@@ -147,3 +147,20 @@ fn readme_sample_is_current() {
         .unwrap();
     assert_eq!(String::from_utf8(out.stdout).unwrap(), sample);
 }
+
+#[test]
+fn trace_prints_timelines_and_mermaid() {
+    let etl = fixtures().join("etl/microsoft_demikernel__PktMon.etl");
+    let out = cmd().args(["trace", etl.to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    // 38 ICMP packets: 19 inbound seen twice, 19 outbound seen four times.
+    assert_eq!(text.lines().filter(|l| l.starts_with("packet ")).count(), 38);
+    assert_eq!(text.lines().filter(|l| l.contains("appearance mlx5.sys")).count(), 19);
+    let out = cmd().args(["trace", "-f", "mermaid", "--verdict", "delivered", etl.to_str().unwrap()]).output().unwrap();
+    let m = String::from_utf8(out.stdout).unwrap();
+    assert!(m.starts_with("sequenceDiagram\n") && m.contains("participant P3 as mlx5.sys"), "{m}");
+    let out = cmd().args(["trace", "-f", "json", "--host", "10.9.1.99", etl.to_str().unwrap()]).output().unwrap();
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no packet path matched"));
+}

@@ -181,3 +181,31 @@ fn pktmon_drops_carry_reasons() {
     assert_eq!(codes, vec![902, 909, 918, 922, 923, 1204, 1206, 1207, 1210, 1217, 1220]);
     assert!(drops.keys().any(|(c, r)| *c == 1217 && r == "DuplicateSegment"));
 }
+
+/// tshark reads what `convert` writes without a warning (skipped when tshark
+/// is not installed).
+#[test]
+fn tshark_reads_converted_files_cleanly() {
+    if std::process::Command::new("tshark").arg("--version").output().is_err() {
+        eprintln!("note: tshark not installed; skipped");
+        return;
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut inputs = vec![root.join("fixtures/etl/microsoft_demikernel__PktMon.etl")];
+    if let Some(c) = corpus() {
+        inputs.push(c.join("etl/ndiscap/alilje_attackhost_v_1_0_2DEV__trace.etl"));
+        inputs.push(c.join("etl/pktmon/Dookisan_stmcast_server_client__PktMon.etl"));
+    }
+    for input in inputs {
+        let out = std::env::temp_dir().join(format!("ot-tshark-{}.pcapng", std::process::id()));
+        let file = std::fs::File::create(&out).unwrap();
+        let (stats, _) = overlay_trace::convert::convert(&input, file).unwrap();
+        let run = std::process::Command::new("tshark").args(["-n", "-r"]).arg(&out).output().unwrap();
+        let _ = std::fs::remove_file(&out);
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        let complaints: Vec<&str> = stderr.lines().filter(|l| !l.contains("Running as user")).collect();
+        assert!(run.status.success() && complaints.is_empty(), "{}: {complaints:?}", input.display());
+        let frames = String::from_utf8_lossy(&run.stdout).lines().count() as u64;
+        assert_eq!(frames, stats.packets, "{}", input.display());
+    }
+}
