@@ -35,6 +35,9 @@ pub struct CaptureSummary {
     pub bytes_read: u64,
     /// The error that stopped reading this capture early, if any.
     pub error: Option<String>,
+    /// With several captures: how far this one's clock was ahead of the
+    /// first one's (estimated from shared packets) and corrected by.
+    pub clock_offset_ns: Option<i64>,
 }
 
 /// Capture health across all inputs.
@@ -147,31 +150,58 @@ pub fn analyze_with_progress(
     let mut followed = Summary::default();
     let mut health = Health::default();
     let mut captures = Vec::new();
+    let merged = paths.len() > 1;
+    let offsets = if merged { clock_offsets(paths, opts, &mut open) } else { vec![0; paths.len()] };
+    let mut readings = Vec::new();
     for (index, path) in paths.iter().enumerate() {
-        let mut summary = CaptureSummary {
-            path: path.clone(),
-            format: None,
-            packets: 0,
-            events: 0,
-            first_seen: None,
-            last_seen: None,
-            points: Vec::new(),
-            bytes_read: 0,
-            error: None,
-        };
+        let mut summary = CaptureSummary::new(path);
+        summary.clock_offset_ns = offsets.get(index).copied().filter(|o| *o != 0);
         match open(path) {
-            Ok(mut capture) => {
+            Ok(capture) => {
                 summary.format = Some(capture.format);
-                let mut sinks = Sinks { flows: &mut flows, paths: &mut followed, health: &mut health };
-                read_capture(index as u32, &mut capture, opts, &mut sinks, &mut summary, progress);
+                let prefix = merged.then(|| {
+                    path.file_stem()
+                        .map(|s| s.to_string_lossy().into_owned())
+                        .unwrap_or_else(|| format!("capture{index}"))
+                });
+                readings.push(Reading::new(index as u32, capture, summary, prefix, offsets[index]));
             }
             Err(e) => {
                 summary.error = Some(e.to_string());
                 health.errors.push(e.to_string());
+                captures.push(summary);
             }
         }
-        captures.push(summary);
     }
+    let mut sinks = Sinks { flows: &mut flows, paths: &mut followed, health: &mut health };
+    if merged {
+        // One timeline: the captures' events interleaved by (corrected) time
+        // through one correlator, so a packet seen by two hosts is one path.
+        let mut correlator = Correlator::default();
+        let mut heads: Vec<Option<Item>> = readings.iter_mut().map(|r| r.next_item(opts, false, progress)).collect();
+        loop {
+            let next = heads.iter().enumerate().filter_map(|(i, h)| h.as_ref().map(|h| (h.ts(), i))).min();
+            let Some((_, i)) = next else { break };
+            let item = heads[i].take().expect("head chosen above");
+            heads[i] = readings[i].next_item(opts, false, progress);
+            item.feed(&mut correlator, &mut sinks);
+            fold_paths(correlator.drain_closed(), &mut sinks);
+        }
+        fold_paths(correlator.finish(), &mut sinks);
+    } else {
+        for r in &mut readings {
+            let mut correlator = Correlator::default();
+            while let Some(item) = r.next_item(opts, true, progress) {
+                item.feed(&mut correlator, &mut sinks);
+                fold_paths(correlator.drain_closed(), &mut sinks);
+            }
+            fold_paths(correlator.finish(), &mut sinks);
+        }
+    }
+    for r in readings {
+        captures.push(r.finish(&mut sinks));
+    }
+    captures.sort_by_key(|c| paths.iter().position(|p| *p == c.path));
     if followed.paths_not_listed > 0 {
         health.notes.push(format!(
             "{} more packet paths were followed but not listed (the report lists {} at most)",
@@ -180,6 +210,252 @@ pub fn analyze_with_progress(
         ));
     }
     Analysis { captures, flows, paths: followed, health }
+}
+
+/// Packets per capture used to estimate clock offsets.
+const OFFSET_SAMPLE: usize = 200_000;
+/// Packets two captures must share before their clocks are aligned.
+const OFFSET_MIN_MATCHES: usize = 3;
+
+/// How far each capture's clock is ahead of the first one's, estimated from
+/// packets both saw (same NAT-invariant fingerprint, seen once in each): the
+/// median of their time differences. 0 when they share too few packets.
+fn clock_offsets(
+    paths: &[PathBuf],
+    opts: &AnalyzeOptions,
+    open: &mut impl FnMut(&Path) -> Result<Capture, CaptureError>,
+) -> Vec<i64> {
+    let sample = |path: &Path, open: &mut dyn FnMut(&Path) -> Result<Capture, CaptureError>| {
+        let mut seen: rustc_hash::FxHashMap<u64, Option<i64>> = rustc_hash::FxHashMap::default();
+        if let Ok(mut c) = open(path) {
+            let mut n = 0;
+            while let Ok(Some(ev)) = c.next_event() {
+                if let EventKind::Packet(p) = &ev.kind {
+                    let d = packet::decode(p.link, p.data, &opts.decode);
+                    if d.invariant != 0 {
+                        // Seen twice in one capture: ambiguous, not used.
+                        seen.entry(d.invariant).and_modify(|t| *t = None).or_insert(Some(ev.ts.0));
+                    }
+                    n += 1;
+                    if n >= OFFSET_SAMPLE {
+                        break;
+                    }
+                }
+            }
+        }
+        seen
+    };
+    let base = sample(&paths[0], open);
+    let mut offsets = vec![0i64];
+    for path in &paths[1..] {
+        let other = sample(path, open);
+        let mut diffs: Vec<i64> =
+            other.iter().filter_map(|(k, t)| Some(t.as_ref()? - base.get(k)?.as_ref()?)).collect();
+        diffs.sort_unstable();
+        // Packets crossing from the first capture's side to the other's add
+        // their transit delay, those crossing back subtract it: the middle of
+        // the inner half of the differences cancels it, as NTP does.
+        let n = diffs.len();
+        offsets.push(if n >= OFFSET_MIN_MATCHES { (diffs[n / 4] + diffs[(3 * n) / 4]) / 2 } else { 0 });
+    }
+    offsets
+}
+
+/// One event of one capture, owned, ready for the correlator.
+enum Item {
+    /// A packet that needs no correlation (one capture point, no switch
+    /// events): straight to the flow table.
+    Direct {
+        ts: Timestamp,
+        point: (u32, u32),
+        decoded: Box<crate::packet::Decoded>,
+        frame_len: u32,
+        same: Option<u64>,
+    },
+    Capture(Box<CaptureInput>),
+    Nbl(Timestamp, u32, Box<crate::event::NblEvent>),
+}
+
+impl Item {
+    fn ts(&self) -> Timestamp {
+        match self {
+            Item::Direct { ts, .. } | Item::Nbl(ts, _, _) => *ts,
+            Item::Capture(c) => c.sighting.ts,
+        }
+    }
+
+    fn feed(self, correlator: &mut Correlator, sinks: &mut Sinks<'_>) {
+        match self {
+            Item::Direct { ts, point, decoded, frame_len, same } => {
+                sinks.flows.observe(ts, point, &decoded, frame_len, same)
+            }
+            Item::Capture(c) => correlator.push_capture(*c),
+            Item::Nbl(ts, cpu, ev) => correlator.push_nbl(ts, cpu, &ev),
+        }
+    }
+}
+
+impl CaptureSummary {
+    fn new(path: &Path) -> Self {
+        CaptureSummary {
+            path: path.to_path_buf(),
+            format: None,
+            packets: 0,
+            events: 0,
+            first_seen: None,
+            last_seen: None,
+            points: Vec::new(),
+            bytes_read: 0,
+            error: None,
+            clock_offset_ns: None,
+        }
+    }
+}
+
+/// Reading one capture: its events become items, its counters its summary.
+struct Reading {
+    index: u32,
+    capture: Capture,
+    summary: CaptureSummary,
+    stops: StopTally,
+    names: Vec<Arc<str>>,
+    /// Qualifies point names when several captures share one report.
+    prefix: Option<String>,
+    /// Subtracted from every timestamp: this capture's clock offset.
+    offset_ns: i64,
+    etl: bool,
+    os_build: u32,
+    done: bool,
+}
+
+impl Reading {
+    fn new(index: u32, capture: Capture, summary: CaptureSummary, prefix: Option<String>, offset_ns: i64) -> Self {
+        let etl = capture.format == Format::Etl;
+        let os_build = capture.os_build();
+        Reading {
+            index,
+            capture,
+            summary,
+            stops: StopTally::default(),
+            names: Vec::new(),
+            prefix,
+            offset_ns,
+            etl,
+            os_build,
+            done: false,
+        }
+    }
+
+    /// The next item, `None` at the end (or after the error that ended the
+    /// capture, which is recorded). `direct_ok`: packets of a single-point
+    /// capture may bypass the correlator.
+    fn next_item(
+        &mut self,
+        opts: &AnalyzeOptions,
+        direct_ok: bool,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Option<Item> {
+        loop {
+            if self.done {
+                return None;
+            }
+            if self.summary.events % PROGRESS_EVERY == 0 {
+                progress(Progress { capture: self.index as usize, offset: self.capture.offset() });
+            }
+            let (event, points) = match self.capture.next_with_points() {
+                Ok(Some(ev)) => ev,
+                Ok(None) => {
+                    self.done = true;
+                    return None;
+                }
+                Err(e) => {
+                    self.summary.error = Some(e.to_string());
+                    self.done = true;
+                    return None;
+                }
+            };
+            let s = &mut self.summary;
+            let ts = Timestamp(event.ts.0.saturating_sub(self.offset_ns));
+            s.events += 1;
+            s.first_seen = Some(s.first_seen.map_or(ts, |t| t.min(ts)));
+            s.last_seen = Some(s.last_seen.map_or(ts, |t| t.max(ts)));
+            let p = match &event.kind {
+                EventKind::Packet(p) => p,
+                EventKind::Nbl(n) => return Some(Item::Nbl(ts, event.etw.map_or(0, |r| r.cpu), Box::new(n.clone()))),
+                EventKind::Pktmon(_) | EventKind::Other => continue,
+            };
+            s.packets += 1;
+            let decoded = packet::decode(p.link, p.data, &opts.decode);
+            if let Some(stop) = decoded.stopped {
+                self.stops.add(stop, s.packets, event.offset);
+            }
+            let frame_len = p.orig_len.max(p.data.len() as u32);
+            let point = (self.index, event.point);
+            // One capture point and no switch events: every packet is seen
+            // once, so it goes straight to the flow table.
+            if direct_ok && !self.etl && points.len() <= 1 {
+                let same = same_packet_key(&p.meta);
+                return Some(Item::Direct { ts, point, decoded: Box::new(decoded), frame_len, same });
+            }
+            while self.names.len() < points.len() {
+                let name = &points[self.names.len()].name;
+                self.names.push(match &self.prefix {
+                    Some(pre) => Arc::from(format!("{pre}/{name}")),
+                    None => Arc::from(name.as_str()),
+                });
+            }
+            let point_name = self
+                .names
+                .get(event.point as usize)
+                .cloned()
+                .unwrap_or_else(|| Arc::from(format!("point {}", event.point)));
+            let drop = p.meta.pktmon.filter(|_| p.meta.dropped).map(|a| DropNote {
+                by: point_name.to_string(),
+                reason: pktmon::drop_reason(a.drop_reason, self.os_build),
+                code: Some(a.drop_reason),
+            });
+            return Some(Item::Capture(Box::new(CaptureInput {
+                sighting: Sighting { ts, point, decoded, frame_len },
+                point_name,
+                cpu: event.etw.map(|r| r.cpu),
+                switch_nic: p.meta.switch_port.as_ref().map(|s| Arc::from(s.source_nic_name.as_str())),
+                same_packet: same_packet_key(&p.meta),
+                appearance: p.meta.pktmon.is_some(),
+                drop,
+            })));
+        }
+    }
+
+    /// Health and point names once the capture is read.
+    fn finish(mut self, sinks: &mut Sinks<'_>) -> CaptureSummary {
+        if let Some(e) = &self.summary.error {
+            sinks.health.errors.push(e.clone());
+        }
+        // pktmon names its components at the end of the file: name the hops.
+        let prefix = self.prefix.clone();
+        let renames: Vec<(Arc<str>, String)> = self
+            .names
+            .iter()
+            .zip(self.capture.points())
+            .map(|(n, p)| {
+                (n.clone(), prefix.as_ref().map_or_else(|| p.name.clone(), |pre| format!("{pre}/{}", p.name)))
+            })
+            .filter(|(n, p)| n.as_ref() != p)
+            .collect();
+        sinks.paths.rename_points(&renames);
+        for w in self.capture.take_warnings() {
+            sinks.health.damage.push(w);
+        }
+        self.summary.points = self.capture.points().to_vec();
+        self.summary.bytes_read = self.capture.offset();
+        let losses = self.capture.losses();
+        sinks.health.events_lost += losses.events_lost;
+        sinks.health.buffers_lost += losses.buffers_lost;
+        sinks.health.bytes_skipped += losses.bytes_skipped;
+        let stops = std::mem::take(&mut self.stops);
+        sinks.health.notes.extend(stops.into_notes(&self.capture.path, self.capture.points()));
+        self.summary
+    }
 }
 
 /// An id that several captures of one packet share, when the capture says
@@ -203,95 +479,4 @@ fn fold_paths(closed: Vec<crate::trace::PacketPath>, sinks: &mut Sinks<'_>) {
         let ids = sinks.flows.observe_packet(&path.sightings);
         sinks.paths.add(path, &ids);
     }
-}
-
-fn read_capture(
-    index: u32,
-    capture: &mut Capture,
-    opts: &AnalyzeOptions,
-    sinks: &mut Sinks<'_>,
-    summary: &mut CaptureSummary,
-    progress: &mut dyn FnMut(Progress),
-) {
-    let mut stops = StopTally::default();
-    let mut correlator = Correlator::default();
-    let mut names: Vec<Arc<str>> = Vec::new();
-    let etl = capture.format == Format::Etl;
-    let os_build = capture.os_build();
-    loop {
-        if summary.events % PROGRESS_EVERY == 0 {
-            progress(Progress { capture: index as usize, offset: capture.offset() });
-        }
-        let (event, points) = match capture.next_with_points() {
-            Ok(Some(ev)) => ev,
-            Ok(None) => break,
-            Err(e) => {
-                summary.error = Some(e.to_string());
-                sinks.health.errors.push(e.to_string());
-                break;
-            }
-        };
-        summary.events += 1;
-        summary.first_seen = Some(summary.first_seen.map_or(event.ts, |t| t.min(event.ts)));
-        summary.last_seen = Some(summary.last_seen.map_or(event.ts, |t| t.max(event.ts)));
-        match &event.kind {
-            EventKind::Packet(p) => {
-                summary.packets += 1;
-                let decoded = packet::decode(p.link, p.data, &opts.decode);
-                if let Some(stop) = decoded.stopped {
-                    stops.add(stop, summary.packets, event.offset);
-                }
-                let frame_len = p.orig_len.max(p.data.len() as u32);
-                // One capture point and no switch events: every packet is
-                // seen once, so it goes straight to the flow table.
-                if !etl && points.len() <= 1 {
-                    sinks.flows.observe(event.ts, (index, event.point), &decoded, frame_len, same_packet_key(&p.meta));
-                    continue;
-                }
-                while names.len() < points.len() {
-                    names.push(Arc::from(points[names.len()].name.as_str()));
-                }
-                let point_name = names
-                    .get(event.point as usize)
-                    .cloned()
-                    .unwrap_or_else(|| Arc::from(format!("point {}", event.point)));
-                let drop = p.meta.pktmon.filter(|_| p.meta.dropped).map(|a| DropNote {
-                    by: point_name.to_string(),
-                    reason: pktmon::drop_reason(a.drop_reason, os_build),
-                    code: Some(a.drop_reason),
-                });
-                correlator.push_capture(CaptureInput {
-                    sighting: Sighting { ts: event.ts, point: (index, event.point), decoded, frame_len },
-                    point_name,
-                    cpu: event.etw.map(|r| r.cpu),
-                    switch_nic: p.meta.switch_port.as_ref().map(|s| Arc::from(s.source_nic_name.as_str())),
-                    same_packet: same_packet_key(&p.meta),
-                    appearance: p.meta.pktmon.is_some(),
-                    drop,
-                });
-            }
-            EventKind::Nbl(n) => correlator.push_nbl(event.ts, event.etw.map_or(0, |r| r.cpu), n),
-            EventKind::Pktmon(_) | EventKind::Other => {}
-        }
-        fold_paths(correlator.drain_closed(), sinks);
-    }
-    fold_paths(correlator.finish(), sinks);
-    // pktmon names its components at the end of the file: name the hops.
-    let renames: Vec<(Arc<str>, String)> = names
-        .iter()
-        .zip(capture.points())
-        .filter(|(n, p)| n.as_ref() != p.name)
-        .map(|(n, p)| (n.clone(), p.name.clone()))
-        .collect();
-    sinks.paths.rename_points(&renames);
-    for w in capture.take_warnings() {
-        sinks.health.damage.push(w);
-    }
-    summary.points = capture.points().to_vec();
-    summary.bytes_read = capture.offset();
-    let losses = capture.losses();
-    sinks.health.events_lost += losses.events_lost;
-    sinks.health.buffers_lost += losses.buffers_lost;
-    sinks.health.bytes_skipped += losses.bytes_skipped;
-    sinks.health.notes.extend(stops.into_notes(&capture.path, capture.points()));
 }

@@ -18,5 +18,9 @@ mod man;
 mod manifest;
 #[path = "suite/pcapng.rs"]
 mod pcapng;
+#[path = "suite/scenarios.rs"]
+mod scenarios;
+#[path = "suite/trace.rs"]
+mod trace;
 #[path = "suite/vxlan.rs"]
 mod vxlan;

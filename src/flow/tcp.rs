@@ -83,7 +83,8 @@ impl TcpTracker {
 
     /// Time from the SYN to the SYN-ACK: the responder's handshake time.
     /// Where several capture points saw both, the one nearest the responder
-    /// (the shortest time) answers; otherwise the first SYN and SYN-ACK seen.
+    /// (the shortest time, from the last SYN seen there to the first SYN-ACK)
+    /// answers; otherwise the first SYN and SYN-ACK seen.
     pub fn handshake_us(&self) -> Option<f64> {
         let nearest = self
             .points
@@ -111,11 +112,13 @@ impl TcpTracker {
             }
             None => return,
         };
+        // At one point a SYN may be seen twice (the switch's copy and the
+        // port capture): the last one before the answer is the one answered.
         let p = &mut self.points[i];
         if f.ack {
             p.syn_ack.get_or_insert(ts);
-        } else {
-            p.syn.get_or_insert(ts);
+        } else if p.syn_ack.is_none() {
+            p.syn = Some(ts);
         }
     }
 

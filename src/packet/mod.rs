@@ -219,7 +219,8 @@ fn decode_from(mut start: L3Start<'_>, cfg: &DecodeConfig, out: &mut Decoded) {
         };
         let proto = Proto::from_ip_number(ip_payload.ip_number.0);
         out.fingerprint = fingerprint(&pkt, ip_payload.payload);
-        out.invariant = invariant(ip_payload.ip_number.0, ip_payload.payload);
+        out.invariant =
+            invariant(ip_payload.ip_number.0, ip_payload.payload) ^ if src.is_ipv6() { 6 << 8 } else { 4 << 8 };
         out.inner_ip_len = match &pkt.net {
             Some(LaxNetSlice::Ipv4(ip)) => ip.header().total_len() as u32,
             Some(LaxNetSlice::Ipv6(ip)) => 40 + ip.header().payload_length() as u32,

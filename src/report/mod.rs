@@ -177,6 +177,11 @@ pub struct CaptureRow {
     pub bytes_read: u64,
     /// Why reading stopped before the end, or null.
     pub error: Option<String>,
+    /// With several captures: how far this capture's clock ran ahead of the
+    /// first one's, as estimated from packets both saw; its times in the
+    /// report are corrected by it. Null for the first capture and when no
+    /// offset could be estimated.
+    pub clock_offset_us: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -319,6 +324,7 @@ impl Report {
                     interfaces: c.points.iter().map(|p| p.name.clone()).collect(),
                     bytes_read: c.bytes_read,
                     error: c.error.clone(),
+                    clock_offset_us: c.clock_offset_ns.map(|ns| ns as f64 / 1000.0),
                 })
                 .collect(),
             flows: a.flows.flows().iter().map(FlowRow::from).collect(),

@@ -213,15 +213,16 @@ impl Correlator {
         }
         if decoded.invariant != 0 {
             if let Some(&g) = self.by_invariant.get(&decoded.invariant) {
-                // pktmon logs a packet at both edges of a component, so a
-                // second appearance at one component is not a new packet.
+                // One capture point sees a packet once: a second capture
+                // there is another packet (a retransmission, a repeated
+                // query). pktmon logs a packet at both edges of a component,
+                // so appearances are exempt.
                 let repeat = !appearance
                     && self.groups[g].as_ref().is_some_and(|grp| {
-                        grp.path.hops.iter().any(|h| {
-                            matches!(h.kind, HopKind::Capture | HopKind::Appearance)
-                                && &h.point == point
-                                && h.tuple == decoded.inner
-                        })
+                        grp.path
+                            .hops
+                            .iter()
+                            .any(|h| matches!(h.kind, HopKind::Capture | HopKind::Appearance) && &h.point == point)
                     });
                 if !repeat {
                     return g;
@@ -292,6 +293,17 @@ impl Correlator {
         let last_ts = l.last_ts.max(ts);
         if let Some(grp) = self.groups[group].as_mut() {
             grp.path.hops.extend(hops);
+            // The NBL event these bytes follow may already be in the group.
+            let nbl_hop = grp
+                .path
+                .hops
+                .iter_mut()
+                .rev()
+                .find(|h| h.nbl == Some(key.1) && h.switch.as_deref() == Some(key.0.as_ref()) && h.tuple.is_none());
+            if let Some(h) = nbl_hop {
+                h.tuple = tuple;
+                h.vni = vni;
+            }
             grp.path.sightings.push(sighting);
             grp.last_ts = grp.last_ts.max(last_ts);
         }

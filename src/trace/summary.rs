@@ -91,7 +91,10 @@ impl Summary {
         for h in path.hops.iter().filter(|h| h.tuple.is_some()) {
             if let (Some(prev), Some(now)) = (last, h.tuple) {
                 let before = prev.tuple.unwrap_or(now);
-                if before != now && before.proto == now.proto {
+                // Two captures at one point are two packets, not a rewrite;
+                // a switch may rewrite between two of its own events.
+                let same_capture_point = prev.switch.is_none() && h.switch.is_none() && prev.point == h.point;
+                if before != now && before.proto == now.proto && !same_capture_point {
                     let point = match (&h.switch, &prev.switch) {
                         (Some(s), _) | (None, Some(s)) => s.to_string(),
                         (None, None) => format!("{} -> {}", prev.point, h.point),

@@ -142,7 +142,7 @@ fn readme_sample_is_current() {
     let sample = after.split("```\n").nth(1).expect("sample block");
     let out = cmd()
         .current_dir(super::common::crate_root())
-        .args(["analyze", "fixtures/vxlan/the-tcpdump-group_tcpdump__vxlan.pcap"])
+        .args(["analyze", "fixtures/scenarios/routing-mesh-nat.etl"])
         .output()
         .unwrap();
     assert_eq!(String::from_utf8(out.stdout).unwrap(), sample);

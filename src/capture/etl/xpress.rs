@@ -1,5 +1,6 @@
 //! MS-XCA "plain LZ77" (LZXpress) decompression, as used by compressed ETL
-//! buffers (buffer flag 0x40).
+//! buffers (buffer flag 0x40), and the matching compressor the ETL writer
+//! (`generate::etl`) uses.
 //!
 //! The stream is groups of 32 items announced by a u32 flag word (bits
 //! consumed from the top): a 0 bit is one literal byte, a 1 bit a match
@@ -153,95 +154,205 @@ pub fn decompress(input: &[u8], limit: usize) -> Result<Vec<u8>, XpressError> {
     Ok(out)
 }
 
-#[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
+/// Farthest a match can reach back: the distance takes the top 13 bits of
+/// the match's u16, stored minus one.
+const MAX_DISTANCE: usize = 1 << 13;
+/// Shortest match the format can express.
+const MIN_MATCH: usize = 3;
+/// Hash table of 3-byte prefixes: 2^15 chain heads.
+const HASH_BITS: u32 = 15;
+/// Candidates tried per position before settling for the best so far.
+const MAX_CHAIN: usize = 64;
+/// A match this long is taken at once, without looking further or trying
+/// the next position.
+const NICE_MATCH: usize = 128;
 
-    /// A small greedy MS-XCA plain LZ77 compressor, for tests only: finds
-    /// matches through a 3-byte hash table, emits all length encodings
-    /// (in-line, shared half byte, byte, u16, u32) and the final 1 bit.
-    pub(crate) fn compress(data: &[u8]) -> Vec<u8> {
-        let mut out = vec![0u8; 4];
-        let mut flag_pos = 0usize;
-        let mut flags: u32 = 0;
-        let mut nflags = 0u32;
-        let mut half: Option<usize> = None;
-        let mut table = vec![usize::MAX; 1 << 12];
-        let hash = |b: &[u8]| ((b[0] as usize) << 4 ^ (b[1] as usize) << 2 ^ b[2] as usize) & 0xFFF;
-        let push_flag = |out: &mut Vec<u8>, bit: u32, flags: &mut u32, nflags: &mut u32, flag_pos: &mut usize| {
-            *flags = (*flags << 1) | bit;
-            *nflags += 1;
-            if *nflags == 32 {
-                out[*flag_pos..*flag_pos + 4].copy_from_slice(&flags.to_le_bytes());
-                *flag_pos = out.len();
-                out.extend_from_slice(&[0; 4]);
-                *flags = 0;
-                *nflags = 0;
+/// Hash chains over the last [`MAX_DISTANCE`] positions: `head[h]` is the
+/// newest position whose 3 bytes hash to `h`, `prev[p % MAX_DISTANCE]` the
+/// one before it. A ring of links is enough because a candidate is only
+/// followed while it is within reach, and a slot is reused only by the
+/// position exactly `MAX_DISTANCE` later.
+struct Chains {
+    head: Vec<u32>,
+    prev: Vec<u32>,
+}
+
+const NONE: u32 = u32::MAX;
+
+impl Chains {
+    fn new() -> Self {
+        Chains { head: vec![NONE; 1 << HASH_BITS], prev: vec![NONE; MAX_DISTANCE] }
+    }
+
+    fn hash(data: &[u8], i: usize) -> usize {
+        let v = u32::from_le_bytes([data[i], data[i + 1], data[i + 2], 0]);
+        (v.wrapping_mul(0x9E37_79B1) >> (32 - HASH_BITS)) as usize
+    }
+
+    /// Records position `i` (if 3 bytes start there).
+    fn insert(&mut self, data: &[u8], i: usize) {
+        if i + MIN_MATCH > data.len() || i >= NONE as usize {
+            return;
+        }
+        let h = Self::hash(data, i);
+        self.prev[i % MAX_DISTANCE] = self.head[h];
+        self.head[h] = i as u32;
+    }
+
+    /// The longest earlier match for the bytes at `i`: (distance, length),
+    /// length 0 when there is none of at least [`MIN_MATCH`] bytes. Call
+    /// before inserting `i`.
+    fn longest(&self, data: &[u8], i: usize) -> (usize, usize) {
+        if i + MIN_MATCH > data.len() {
+            return (0, 0);
+        }
+        let want = &data[i..];
+        let mut best = (0usize, 0usize);
+        let mut cand = self.head[Self::hash(data, i)];
+        let mut tries = 0;
+        while cand != NONE && tries < MAX_CHAIN {
+            let c = cand as usize;
+            if c >= i || i - c > MAX_DISTANCE {
+                break;
             }
-        };
-        let mut i = 0;
-        while i < data.len() {
-            let mut best = (0usize, 0usize);
-            if i + 3 <= data.len() {
-                let h = hash(&data[i..]);
-                let cand = table[h];
-                table[h] = i;
-                if cand != usize::MAX && i - cand <= 8192 {
-                    let mut l = 0;
-                    while i + l < data.len() && data[cand + l] == data[i + l] {
-                        l += 1;
-                    }
-                    if l >= 3 {
-                        best = (i - cand, l);
-                    }
-                }
-            }
-            if best.1 == 0 {
-                out.push(data[i]);
-                push_flag(&mut out, 0, &mut flags, &mut nflags, &mut flag_pos);
-                i += 1;
-                continue;
-            }
-            let (dist, len) = best;
-            let l = len - 3;
-            let d = (dist - 1) << 3;
-            if l < 7 {
-                out.extend_from_slice(&((d | l) as u16).to_le_bytes());
-            } else {
-                out.extend_from_slice(&((d | 7) as u16).to_le_bytes());
-                let l2 = l - 7;
-                let nib = l2.min(15) as u8;
-                match half.take() {
-                    Some(p) => out[p] |= nib << 4,
-                    None => {
-                        half = Some(out.len());
-                        out.push(nib);
+            tries += 1;
+            // Cheap reject: a longer match must agree at the current best end.
+            if want.get(best.1) == data.get(c + best.1) {
+                let len = data[c..].iter().zip(want).take_while(|(a, b)| a == b).count();
+                if len > best.1 {
+                    best = (i - c, len);
+                    if len >= NICE_MATCH || len == want.len() {
+                        break;
                     }
                 }
-                if l2 >= 15 {
-                    let l3 = l2 - 15;
-                    if l3 < 255 {
-                        out.push(l3 as u8);
-                    } else {
-                        out.push(255);
-                        let full = l + 3 - 3; // l3 + 15 + 7 as the spec counts it
-                        if full <= 0xFFFF {
-                            out.extend_from_slice(&(full as u16).to_le_bytes());
-                        } else {
-                            out.extend_from_slice(&0u16.to_le_bytes());
-                            out.extend_from_slice(&(full as u32).to_le_bytes());
+            }
+            cand = self.prev[c % MAX_DISTANCE];
+        }
+        if best.1 < MIN_MATCH {
+            (0, 0)
+        } else {
+            best
+        }
+    }
+}
+
+/// The compressed stream being built: flag words reserved ahead of the 32
+/// items they announce, and the shared half byte of long lengths.
+struct Encoder {
+    out: Vec<u8>,
+    flag_pos: usize,
+    flags: u32,
+    nflags: u32,
+    half_byte: Option<usize>,
+}
+
+impl Encoder {
+    fn new(capacity: usize) -> Self {
+        let mut out = Vec::with_capacity(capacity);
+        out.extend_from_slice(&[0; 4]);
+        Encoder { out, flag_pos: 0, flags: 0, nflags: 0, half_byte: None }
+    }
+
+    /// Adds the flag bit of the item just written; a full word is stored
+    /// and the next one reserved after the item.
+    fn flag(&mut self, bit: u32) {
+        self.flags = (self.flags << 1) | bit;
+        self.nflags += 1;
+        if self.nflags == 32 {
+            self.out[self.flag_pos..self.flag_pos + 4].copy_from_slice(&self.flags.to_le_bytes());
+            self.flag_pos = self.out.len();
+            self.out.extend_from_slice(&[0; 4]);
+            self.flags = 0;
+            self.nflags = 0;
+        }
+    }
+
+    fn literal(&mut self, b: u8) {
+        self.out.push(b);
+        self.flag(0);
+    }
+
+    /// A match of `len` ≥ 3 bytes starting `distance` (1..=8192) back.
+    fn matched(&mut self, distance: usize, len: usize) {
+        let l = len - MIN_MATCH;
+        let d = ((distance - 1) << 3) as u16;
+        if l < 7 {
+            self.out.extend_from_slice(&(d | l as u16).to_le_bytes());
+        } else {
+            self.out.extend_from_slice(&(d | 7).to_le_bytes());
+            let rest = l - 7;
+            let nibble = rest.min(15) as u8;
+            match self.half_byte.take() {
+                Some(p) => self.out[p] |= nibble << 4,
+                None => {
+                    self.half_byte = Some(self.out.len());
+                    self.out.push(nibble);
+                }
+            }
+            if rest >= 15 {
+                let rest = rest - 15;
+                if rest < 255 {
+                    self.out.push(rest as u8);
+                } else {
+                    self.out.push(255);
+                    // The u16/u32 forms hold the whole length minus 3.
+                    match u16::try_from(l) {
+                        Ok(w) => self.out.extend_from_slice(&w.to_le_bytes()),
+                        Err(_) => {
+                            self.out.extend_from_slice(&0u16.to_le_bytes());
+                            self.out.extend_from_slice(&(l as u32).to_le_bytes());
                         }
                     }
                 }
             }
-            push_flag(&mut out, 1, &mut flags, &mut nflags, &mut flag_pos);
-            i += len;
         }
-        // Final 1 bit marks the end; fill the rest of the word with ones.
-        flags = ((flags as u64) << (32 - nflags)) as u32 | ((1u64 << (32 - nflags)) - 1) as u32;
-        out[flag_pos..flag_pos + 4].copy_from_slice(&flags.to_le_bytes());
-        out
+        self.flag(1);
     }
+
+    /// Ends the stream: the unused flag bits are ones, so a decoder that
+    /// reads on finds a match with no input left and stops.
+    fn finish(mut self) -> Vec<u8> {
+        let free = 32 - self.nflags;
+        let flags = ((self.flags as u64) << free) as u32 | ((1u64 << free) - 1) as u32;
+        self.out[self.flag_pos..self.flag_pos + 4].copy_from_slice(&flags.to_le_bytes());
+        self.out
+    }
+}
+
+/// Compresses `data` as MS-XCA plain LZ77 (what [`decompress_into`]
+/// reads): hash chains over the 8 KiB window, the longest match among up
+/// to 64 candidates, and one step of lazy matching (a literal is emitted
+/// when the next position starts a longer match). Inputs up to 4 GiB; the
+/// output is at most `len + len / 8 + 4` bytes (a flag bit per literal).
+pub fn compress(data: &[u8]) -> Vec<u8> {
+    let mut enc = Encoder::new(data.len() / 2 + 16);
+    let mut chains = Chains::new();
+    let mut i = 0;
+    while i < data.len() {
+        let (dist, len) = chains.longest(data, i);
+        chains.insert(data, i);
+        if len == 0 {
+            enc.literal(data[i]);
+            i += 1;
+            continue;
+        }
+        if len < NICE_MATCH && chains.longest(data, i + 1).1 > len {
+            enc.literal(data[i]);
+            i += 1;
+            continue;
+        }
+        enc.matched(dist, len);
+        for j in i + 1..i + len {
+            chains.insert(data, j);
+        }
+        i += len;
+    }
+    enc.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
 
     #[test]
     fn literals_only() {
@@ -278,7 +389,7 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn round_trips_through_the_test_compressor() {
+    fn round_trips_through_the_compressor() {
         let mut seed = 0x1234_5678u32;
         let mut rnd = || {
             seed ^= seed << 13;
@@ -302,6 +413,52 @@ pub(crate) mod tests {
             let d = decompress(&c, data.len()).unwrap();
             assert_eq!(d, data, "len {}", data.len());
         }
+    }
+
+    #[test]
+    fn every_length_encoding_at_its_boundaries() {
+        // One literal, then one match of distance 1 covering the rest.
+        let lens = (3..=40).chain(270..=290).chain(65_530..=65_545).chain([1 << 20]);
+        for len in lens {
+            let data = vec![b'a'; len + 1];
+            let c = compress(&data);
+            assert_eq!(decompress(&c, data.len()).unwrap(), data, "match length {len}");
+            assert!(c.len() <= 16, "length {len} took {} bytes", c.len());
+        }
+    }
+
+    #[test]
+    fn compresses_event_like_data_and_bounds_random_data() {
+        // Records with repeated headers and varying fields, like a buffer.
+        let mut data = Vec::new();
+        for i in 0u32..2000 {
+            data.extend_from_slice(&[0x58, 0x00, 0x13, 0xC0, 0x40, 0x00, 0x00, 0x00]);
+            data.extend_from_slice(&(i * 37).to_le_bytes());
+            data.extend_from_slice(b"Microsoft Hyper-V Network Adapter #5");
+            data.extend_from_slice(&(i as u64 * 1234567).to_le_bytes());
+        }
+        let c = compress(&data);
+        assert!(c.len() * 3 < data.len(), "{} -> {}", data.len(), c.len());
+        assert_eq!(decompress(&c, data.len()).unwrap(), data);
+
+        let mut seed = 0x9E37_79B9u32;
+        let random: Vec<u8> = (0..70_000)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 17;
+                seed ^= seed << 5;
+                seed as u8
+            })
+            .collect();
+        let c = compress(&random);
+        assert!(c.len() <= random.len() + random.len() / 8 + 4);
+        assert_eq!(decompress(&c, random.len()).unwrap(), random);
+        // Matches reach back exactly 8192 bytes and no further.
+        let mut far = random[..8192].to_vec();
+        far.extend_from_slice(&random[..100]);
+        let c = compress(&far);
+        assert_eq!(decompress(&c, far.len()).unwrap(), far);
+        assert!(c.len() < 8192 + 8192 / 8 + 40, "the repeat 8192 back was not matched: {}", c.len());
     }
 
     #[test]
