@@ -174,6 +174,8 @@ pub enum Scenario {
     VxlanDecap,
     /// Reference scenario C: routing mesh across hosts, ARP dropped by VFP (ETL)
     ArpDropVfp,
+    /// A randomised swarm host (ETL with NAT, VXLAN and drops, plus the host NIC's pcapng) and its truth
+    Swarm,
 }
 
 #[derive(Debug, Args)]
@@ -200,6 +202,14 @@ pub struct GenerateArgs {
     /// Flows open at the same time
     #[arg(long, default_value_t = 200)]
     pub flows: usize,
+
+    /// CPUs whose buffers the ETL spreads events over (swarm)
+    #[arg(long, default_value_t = 2)]
+    pub cpus: u16,
+
+    /// Compress the ETL's buffers (swarm)
+    #[arg(long)]
+    pub compress: bool,
 
     /// Approximate capture size (K, M, G suffixes)
     #[arg(long, default_value = "4M", value_parser = parse_size)]

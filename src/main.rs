@@ -123,7 +123,20 @@ fn run_generate(args: GenerateArgs) -> i32 {
             Scenario::RoutingMeshNat => Some(Reference::RoutingMeshNat),
             Scenario::VxlanDecap => Some(Reference::VxlanDecap),
             Scenario::ArpDropVfp => Some(Reference::ArpDropVfp),
+            Scenario::Swarm => None,
         };
+        if args.scenario == Scenario::Swarm {
+            let opts = overlay_trace::generate::swarm::SwarmOptions {
+                seed: args.seed,
+                flows: args.flows,
+                size: args.size,
+                cpus: args.cpus,
+                compress: args.compress,
+            };
+            let truth = overlay_trace::generate::swarm::write(&args.output, &truth_path, &opts)?;
+            eprintln!("overlay-trace: wrote {} and {}: {}", args.output.display(), truth_path.display(), truth);
+            return Ok(());
+        }
         if let Some(r) = reference {
             let stats = scenarios::write(r, out)?;
             eprintln!("overlay-trace: wrote {} ({} events)", args.output.display(), stats.events);

@@ -5,6 +5,7 @@
 pub mod etl;
 pub mod mix;
 pub mod scenarios;
+pub mod swarm;
 
 /// SplitMix64: small, fast, and good enough to vary synthetic traffic.
 #[derive(Debug, Clone)]
