@@ -9,13 +9,14 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::report::Section;
 
 pub const EXIT_OK: i32 = 0;
+pub const EXIT_CHECK_FAILED: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
 pub const EXIT_UNREADABLE: i32 = 3;
 
 const AFTER_HELP: &str = "\
 Exit status:
   0  the report was written and every input was read to its end
-  1  a check failed
+  1  a check failed (check), or the chosen differences were found (diff)
   2  the command line was wrong
   3  an input could not be opened or was damaged (the report still covers everything readable)
 
@@ -44,6 +45,10 @@ pub struct Cli {
 pub enum Command {
     /// Report flows and capture health for one or more captures
     Analyze(AnalyzeArgs),
+    /// Check a capture against expectations (flows, paths, NAT, drops, latency, health); exit 1 on a failure
+    Check(CheckArgs),
+    /// Show what changed between two captures or saved JSON reports
+    Diff(DiffArgs),
     /// Print every event of a capture, one line each, in time order
     Events(EventsArgs),
     /// Print each packet's path through the capture points and switches
@@ -92,6 +97,78 @@ pub struct EventsArgs {
     /// Print no warnings on standard error (the exit status still reports damage)
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    /// A table of every assertion: result, assertion, expected, observed
+    Table,
+    /// One JSON object with every outcome
+    Json,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "The expectation file is TOML with [[flow]], [[path]], [[nat]], [[drop]], [[latency]]
+tables and a [health] table; tuple patterns read `PROTO SRC[:PORT] -> DST[:PORT]` with `*`
+wildcards and match either direction. See fixtures/scenarios/*.expect.toml.
+
+Exit status: 0 every assertion passed, 1 one failed, 2 bad command line or expectation file,
+3 an input was unreadable (and nothing failed).
+
+Examples:
+  overlay-trace check capture.etl --expect known-good.toml
+  overlay-trace check capture.etl --expect known-good.toml --junit check.xml")]
+pub struct CheckArgs {
+    /// Capture files (ETL, pcap, pcapng)
+    #[arg(required = true, value_name = "CAPTURE")]
+    pub captures: Vec<PathBuf>,
+
+    /// The expectations, as TOML
+    #[arg(short, long, value_name = "FILE.toml")]
+    pub expect: PathBuf,
+
+    /// Output format
+    #[arg(short, long, value_enum, default_value_t = CheckFormat::Table)]
+    pub format: CheckFormat,
+
+    /// Also write the outcomes as JUnit XML, for CI systems
+    #[arg(long, value_name = "FILE.xml")]
+    pub junit: Option<PathBuf>,
+
+    /// Print no warnings on standard error
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Each side is a capture (ETL, pcap, pcapng) or a report saved with
+`overlay-trace analyze --format json`. Exit status 1 when a difference of a kind named by
+--fail-on is found (any kind by default; `--fail-on none` never fails).
+
+Examples:
+  overlay-trace analyze --format json known-good.etl > known-good.json
+  overlay-trace diff known-good.json today.etl
+  overlay-trace diff known-good.json today.etl --fail-on drops,nat --latency-threshold-us 200")]
+pub struct DiffArgs {
+    /// The reference: a capture or a JSON report
+    #[arg(value_name = "A")]
+    pub a: PathBuf,
+
+    /// The one to compare with it: a capture or a JSON report
+    #[arg(value_name = "B")]
+    pub b: PathBuf,
+
+    /// Kinds of differences that make the exit status 1 (comma-separated), or `any` / `none`
+    #[arg(long, value_name = "KINDS", value_delimiter = ',', default_value = "any")]
+    pub fail_on: Vec<String>,
+
+    /// A hop's p50, p99 or max latency must move by more than this to count
+    #[arg(long, value_name = "MICROSECONDS", default_value_t = 50.0)]
+    pub latency_threshold_us: f64,
+
+    /// Output format
+    #[arg(short, long, value_enum, default_value_t = CheckFormat::Table)]
+    pub format: CheckFormat,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -178,6 +255,20 @@ pub enum Scenario {
     Swarm,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScenarioVariant {
+    /// As the reference trace has it
+    None,
+    /// The VFP extension drops the SYN instead of the switch routing it
+    SynDropped,
+    /// The switch maps the client to ingress port 65409, not 65408
+    OtherNatPort,
+    /// The SYN spends 1 ms longer in the switch
+    SlowSwitch,
+    /// The buffer holding the SYN-ACK's switch events is lost
+    LostBuffer,
+}
+
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   overlay-trace generate -o mix.pcapng
@@ -202,6 +293,10 @@ pub struct GenerateArgs {
     /// Flows open at the same time
     #[arg(long, default_value_t = 200)]
     pub flows: usize,
+
+    /// Change scenario A deliberately (for trying `check` and `diff`)
+    #[arg(long, value_enum, default_value_t = ScenarioVariant::None)]
+    pub variant: ScenarioVariant,
 
     /// CPUs whose buffers the ETL spreads events over (swarm)
     #[arg(long, default_value_t = 2)]

@@ -7,8 +7,10 @@
 
 pub mod analyze;
 pub mod capture;
+pub mod check;
 pub mod cli;
 pub mod convert;
+pub mod diff;
 pub mod error;
 pub mod event;
 pub mod flow;

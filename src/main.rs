@@ -11,8 +11,8 @@ use overlay_trace::capture::Capture;
 use overlay_trace::report::{self, table, Report, Section};
 
 use overlay_trace::cli::{
-    self, AnalyzeArgs, Cli, Command, ConvertArgs, EventsArgs, EventsFormat, GenerateArgs, OutputFormat, Scenario,
-    TraceArgs, TraceFormat,
+    self, AnalyzeArgs, CheckArgs, CheckFormat, Cli, Command, ConvertArgs, DiffArgs, EventsArgs, EventsFormat,
+    GenerateArgs, OutputFormat, Scenario, TraceArgs, TraceFormat,
 };
 
 fn main() -> ExitCode {
@@ -26,6 +26,8 @@ fn main() -> ExitCode {
     };
     let code = match cli.command {
         Command::Analyze(args) => run_analyze(args),
+        Command::Check(args) => run_check(args),
+        Command::Diff(args) => run_diff(args),
         Command::Events(args) => run_events(args),
         Command::Trace(args) => run_trace(args),
         Command::Convert(args) => run_convert(args),
@@ -138,7 +140,15 @@ fn run_generate(args: GenerateArgs) -> i32 {
             return Ok(());
         }
         if let Some(r) = reference {
-            let stats = scenarios::write(r, out)?;
+            use overlay_trace::cli::ScenarioVariant as V;
+            let variant = match args.variant {
+                V::None => scenarios::Variant::None,
+                V::SynDropped => scenarios::Variant::SynDropped,
+                V::OtherNatPort => scenarios::Variant::OtherNatPort,
+                V::SlowSwitch => scenarios::Variant::SlowSwitch,
+                V::LostBuffer => scenarios::Variant::LostBuffer,
+            };
+            let stats = scenarios::write_variant(r, variant, out)?;
             eprintln!("overlay-trace: wrote {} ({} events)", args.output.display(), stats.events);
             return Ok(());
         }
@@ -362,6 +372,143 @@ fn run_trace(args: TraceArgs) -> i32 {
     }
     if analysis.has_damage() {
         cli::EXIT_UNREADABLE
+    } else {
+        cli::EXIT_OK
+    }
+}
+
+fn run_check(args: CheckArgs) -> i32 {
+    let expectations = match overlay_trace::check::Expectations::from_file(&args.expect) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("overlay-trace: error: {e}");
+            return cli::EXIT_USAGE;
+        }
+    };
+    let analysis = analyze_with_progress(&args.captures, &AnalyzeOptions::default(), Capture::open, &mut |_| {});
+    let report = Report::from_analysis(&analysis);
+    let outcomes = match overlay_trace::check::evaluate(&expectations, &report) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("overlay-trace: error: {}: {e}", args.expect.display());
+            return cli::EXIT_USAGE;
+        }
+    };
+    let failed = outcomes.iter().filter(|o| !o.pass).count();
+    let passed = outcomes.len() - failed;
+    let text = match args.format {
+        CheckFormat::Json => {
+            serde_json::json!({ "passed": passed, "failed": failed, "outcomes": outcomes }).to_string() + "\n"
+        }
+        CheckFormat::Table => {
+            let mut t = comfy_table::Table::new();
+            t.load_style(comfy_table::presets::ASCII_BORDERS_ONLY_CONDENSED);
+            t.set_header(["RESULT", "ASSERTION", "EXPECTED", "OBSERVED"]);
+            for o in &outcomes {
+                t.add_row([if o.pass { "pass" } else { "FAIL" }, &o.assertion, &o.expected, &o.observed]);
+            }
+            format!("{t}\n{passed} passed, {failed} failed\n")
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
+    if let Some(path) = &args.junit {
+        let suite = args.expect.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "check".into());
+        if let Err(e) = std::fs::write(path, overlay_trace::check::junit(&outcomes, &suite)) {
+            eprintln!("overlay-trace: error: cannot write {}: {e}", path.display());
+            return cli::EXIT_UNREADABLE;
+        }
+    }
+    if !args.quiet {
+        for w in analysis.health.warnings() {
+            eprintln!("overlay-trace: warning: {w}");
+        }
+    }
+    if failed > 0 {
+        cli::EXIT_CHECK_FAILED
+    } else if analysis.has_damage() {
+        cli::EXIT_UNREADABLE
+    } else {
+        cli::EXIT_OK
+    }
+}
+
+/// A side of `diff`: a saved JSON report, or a capture analyzed now.
+fn report_value(path: &std::path::Path) -> Result<serde_json::Value, String> {
+    let head = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if head.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
+        let v: serde_json::Value =
+            serde_json::from_slice(&head).map_err(|e| format!("{}: not a JSON report: {e}", path.display()))?;
+        if v.get("schema").and_then(|s| s.as_str()) != Some(report::SCHEMA) {
+            return Err(format!(
+                "{}: not an overlay-trace report (expected schema {})",
+                path.display(),
+                report::SCHEMA
+            ));
+        }
+        return Ok(v);
+    }
+    let analysis = analyze_with_progress(&[path.to_path_buf()], &AnalyzeOptions::default(), Capture::open, &mut |_| {});
+    for e in &analysis.health.errors {
+        eprintln!("overlay-trace: error: {e}");
+    }
+    serde_json::to_value(Report::from_analysis(&analysis)).map_err(|e| e.to_string())
+}
+
+fn run_diff(args: DiffArgs) -> i32 {
+    use overlay_trace::diff::Category;
+    let mut fail_on = Vec::new();
+    for k in &args.fail_on {
+        match k.as_str() {
+            "any" => fail_on.extend([
+                Category::Flows,
+                Category::Paths,
+                Category::Drops,
+                Category::Nat,
+                Category::Latency,
+                Category::Health,
+            ]),
+            "none" => {}
+            other => match <Category as clap::ValueEnum>::from_str(other, true) {
+                Ok(c) => fail_on.push(c),
+                Err(_) => {
+                    eprintln!("overlay-trace: error: --fail-on takes flows, paths, drops, nat, latency, health, any or none, not '{other}'");
+                    return cli::EXIT_USAGE;
+                }
+            },
+        }
+    }
+    let (a, b) = match (report_value(&args.a), report_value(&args.b)) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("overlay-trace: error: {e}");
+            return cli::EXIT_UNREADABLE;
+        }
+    };
+    let changes = overlay_trace::diff::diff(&a, &b, args.latency_threshold_us);
+    let text = match args.format {
+        CheckFormat::Json => serde_json::json!({ "changes": changes }).to_string() + "\n",
+        CheckFormat::Table if changes.is_empty() => "no differences\n".to_string(),
+        CheckFormat::Table => {
+            let mut t = comfy_table::Table::new();
+            t.load_style(comfy_table::presets::ASCII_BORDERS_ONLY_CONDENSED);
+            t.set_header(["KIND", "CHANGE", "WHAT", "IN A", "IN B"]);
+            for c in &changes {
+                t.add_row([
+                    c.category.name(),
+                    c.change,
+                    &c.what,
+                    c.a.as_deref().unwrap_or("-"),
+                    c.b.as_deref().unwrap_or("-"),
+                ]);
+            }
+            format!("{t}\n")
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
+    if changes.iter().any(|c| fail_on.contains(&c.category)) {
+        cli::EXIT_CHECK_FAILED
     } else {
         cli::EXIT_OK
     }

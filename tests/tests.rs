@@ -1,5 +1,7 @@
 //! One integration-test binary; each module covers one area.
 
+#[path = "suite/check.rs"]
+mod check;
 #[path = "suite/cli.rs"]
 mod cli;
 #[path = "suite/common.rs"]

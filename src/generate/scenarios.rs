@@ -62,8 +62,33 @@ pub struct ScenarioStats {
 
 /// Writes one reference trace. The file is built in memory (the ETL writer
 /// patches its header at the end) and then written to `out` in one go.
-pub fn write<W: Write>(which: Reference, mut out: W) -> io::Result<ScenarioStats> {
-    let (bytes, stats) = build(which)?;
+/// A deliberate change to a reference trace, for testing `check` and
+/// `diff`: each breaks one fact of scenario A.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Variant {
+    #[default]
+    None,
+    /// The VFP extension drops the SYN instead of the switch routing it.
+    SynDropped,
+    /// The switch maps the client to ingress port 65409, not 65408.
+    OtherNatPort,
+    /// The SYN spends 1 ms longer in the switch.
+    SlowSwitch,
+    /// The buffer holding the SYN-ACK's switch events is lost.
+    LostBuffer,
+}
+
+pub fn write<W: Write>(which: Reference, out: W) -> io::Result<ScenarioStats> {
+    write_variant(which, Variant::None, out)
+}
+
+/// Writes a reference trace, changed as `variant` says (only scenario A has
+/// variants; the others ignore it).
+pub fn write_variant<W: Write>(which: Reference, variant: Variant, mut out: W) -> io::Result<ScenarioStats> {
+    let (bytes, stats) = match which {
+        Reference::RoutingMeshNat => routing_mesh_nat(variant)?,
+        _ => build(which)?,
+    };
     out.write_all(&bytes)?;
     out.flush()?;
     Ok(ScenarioStats { events: stats.events, buffers: stats.buffers, bytes: stats.bytes })
@@ -397,6 +422,8 @@ struct Planned {
 #[derive(Default)]
 struct Plan {
     events: Vec<Planned>,
+    /// Lose this CPU's buffer at the end (its events never reach the file).
+    lose_cpu_buffer: Option<u16>,
 }
 
 /// 100 ns: how long after an NBL event its 1003 fragment is logged.
@@ -473,6 +500,9 @@ impl Plan {
                 user_data: &e.payload,
             })?;
         }
+        if let Some(cpu) = self.lose_cpu_buffer {
+            w.lose_buffer(cpu)?;
+        }
         let (cursor, stats) = w.finish()?;
         Ok((cursor.into_inner(), stats))
     }
@@ -494,7 +524,7 @@ fn options(which: Reference, start: Timestamp) -> EtlWriterOptions {
 /// The file bytes of one reference trace.
 fn build(which: Reference) -> io::Result<(Vec<u8>, EtlWriteStats)> {
     match which {
-        Reference::RoutingMeshNat => routing_mesh_nat(),
+        Reference::RoutingMeshNat => routing_mesh_nat(Variant::None),
         Reference::VxlanDecap => vxlan_decap(),
         Reference::ArpDropVfp => arp_drop_vfp(),
     }
@@ -502,8 +532,12 @@ fn build(which: Reference) -> io::Result<(Vec<u8>, EtlWriteStats)> {
 
 /// Scenario A: an HTTP SYN from the internet is NATed by the switch to
 /// web.2 on the same host (DNAT + SNAT), and the SYN-ACK is rewritten back.
-fn routing_mesh_nat() -> io::Result<(Vec<u8>, EtlWriteStats)> {
+fn routing_mesh_nat(variant: Variant) -> io::Result<(Vec<u8>, EtlWriteStats)> {
     let t = |ticks| at(17, 2, 15, ticks);
+    // The slow-switch variant delays everything after the receive by 1 ms.
+    let slow = if variant == Variant::SlowSwitch { 10_000 } else { 0 };
+    let t2 = |ticks: i64| at(17, 2, 15, ticks + slow);
+    let ingress_port = if variant == Variant::OtherNatPort { 65409 } else { 65408 };
     let syn_seq = 1_862_583_515;
     let syn_opts = windows_syn_options(1460, 3);
     let syn = |src_mac, dst_mac, src, dst| Tcp {
@@ -519,7 +553,7 @@ fn routing_mesh_nat() -> io::Result<(Vec<u8>, EtlWriteStats)> {
         options: &syn_opts,
     };
     let public_syn = tcp_syn(&syn(MAC_CLIENT, MAC_DOCKER1, (IP_CLIENT, 53711), (IP_DOCKER1, 80)))?;
-    let private_syn = tcp_syn(&syn(MAC_DOCKER1, MAC_WEB2, (IP_INGRESS1, 65408), (IP_WEB2, 80)))?;
+    let private_syn = tcp_syn(&syn(MAC_DOCKER1, MAC_WEB2, (IP_INGRESS1, ingress_port), (IP_WEB2, 80)))?;
 
     let synack_opts = windows_syn_options(1410, 8);
     let synack = |src_mac, dst_mac, src, dst| Tcp {
@@ -534,22 +568,29 @@ fn routing_mesh_nat() -> io::Result<(Vec<u8>, EtlWriteStats)> {
         window: 65535,
         options: &synack_opts,
     };
-    let private_synack = tcp_syn(&synack(MAC_WEB2, MAC_DOCKER1, (IP_WEB2, 80), (IP_INGRESS1, 65408)))?;
+    let private_synack = tcp_syn(&synack(MAC_WEB2, MAC_DOCKER1, (IP_WEB2, 80), (IP_INGRESS1, ingress_port)))?;
     let public_synack = tcp_syn(&synack(MAC_DOCKER1, MAC_CLIENT, (IP_DOCKER1, 80), (IP_CLIENT, 53711)))?;
 
     let mut p = Plan::default();
     // The SYN, on CPU 0.
     p.host(t(9_863_839), Dir::In, &public_syn); // 3526
     p.receive(t(9_863_920), 0, 0xFFFF_880A_4600_B370, &UPLINK, &public_syn); // 3527
-    p.route(t(9_865_906), 0, 0xFFFF_880A_492B_1030, &INGRESS, &WEB2, &private_syn); // 3591
-    p.deliver(t(9_865_932), 0, 0xFFFF_880A_492B_1030, &WEB2, &private_syn); // 3592
-    p.port(t(9_866_168), 0, &WEB2, Dir::Out, &private_syn); // 3593
-                                                            // The SYN-ACK, on CPU 1, leaving through the host adapter (CPU 0).
-    p.port(t(9_867_015), 1, &WEB2, Dir::In, &private_synack);
-    p.receive(t(9_867_061), 1, 0xFFFF_880A_48F0_E4F0, &WEB2, &private_synack);
-    p.route(t(9_867_398), 1, 0xFFFF_880A_4A1C_2860, &WEB2, &UPLINK, &public_synack);
-    p.deliver(t(9_867_424), 1, 0xFFFF_880A_4A1C_2860, &UPLINK, &public_synack);
-    p.host(t(9_867_503), Dir::Out, &public_synack);
+    if variant == Variant::SynDropped {
+        p.vfp_drop(t(9_865_906), 0, &UPLINK);
+        return p.write(options(Reference::RoutingMeshNat, at(17, 2, 12, 4_718_350)));
+    }
+    p.route(t2(9_865_906), 0, 0xFFFF_880A_492B_1030, &INGRESS, &WEB2, &private_syn); // 3591
+    p.deliver(t2(9_865_932), 0, 0xFFFF_880A_492B_1030, &WEB2, &private_syn); // 3592
+    p.port(t2(9_866_168), 0, &WEB2, Dir::Out, &private_syn); // 3593
+                                                             // The SYN-ACK, on CPU 1, leaving through the host adapter (CPU 0).
+    p.port(t2(9_867_015), 1, &WEB2, Dir::In, &private_synack);
+    p.receive(t2(9_867_061), 1, 0xFFFF_880A_48F0_E4F0, &WEB2, &private_synack);
+    p.route(t2(9_867_398), 1, 0xFFFF_880A_4A1C_2860, &WEB2, &UPLINK, &public_synack);
+    p.deliver(t2(9_867_424), 1, 0xFFFF_880A_4A1C_2860, &UPLINK, &public_synack);
+    p.host(t2(9_867_503), Dir::Out, &public_synack);
+    if variant == Variant::LostBuffer {
+        p.lose_cpu_buffer = Some(1);
+    }
     p.write(options(Reference::RoutingMeshNat, at(17, 2, 12, 4_718_350)))
 }
 
