@@ -20,6 +20,8 @@ mod man;
 mod manifest;
 #[path = "suite/pcapng.rs"]
 mod pcapng;
+#[path = "suite/props.rs"]
+mod props;
 #[path = "suite/scenarios.rs"]
 mod scenarios;
 #[path = "suite/trace.rs"]
