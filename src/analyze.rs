@@ -261,14 +261,17 @@ fn clock_offsets(
     offsets
 }
 
-/// One event of one capture, owned, ready for the correlator.
+/// One event of one capture, owned, ready for the correlator. Not boxed:
+/// every packet becomes one, and an allocation each would cost more than
+/// moving a few hundred bytes.
+#[allow(clippy::large_enum_variant)]
 enum Item {
     /// A packet that needs no correlation (one capture point, no switch
     /// events): straight to the flow table.
     Direct {
         ts: Timestamp,
         point: (u32, u32),
-        decoded: Box<crate::packet::Decoded>,
+        decoded: crate::packet::Decoded,
         frame_len: u32,
         same: Option<u64>,
     },
@@ -395,7 +398,7 @@ impl Reading {
             // once, so it goes straight to the flow table.
             if direct_ok && !self.etl && points.len() <= 1 {
                 let same = same_packet_key(&p.meta);
-                return Some(Item::Direct { ts, point, decoded: Box::new(decoded), frame_len, same });
+                return Some(Item::Direct { ts, point, decoded, frame_len, same });
             }
             while self.names.len() < points.len() {
                 let name = &points[self.names.len()].name;
