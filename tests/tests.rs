@@ -24,6 +24,8 @@ mod pcapng;
 mod props;
 #[path = "suite/scenarios.rs"]
 mod scenarios;
+#[path = "suite/swarm.rs"]
+mod swarm;
 #[path = "suite/trace.rs"]
 mod trace;
 #[path = "suite/vxlan.rs"]

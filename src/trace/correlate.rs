@@ -311,7 +311,10 @@ impl Correlator {
 
     fn lifecycle_hop(&mut self, key: (Arc<str>, u64), hop: Hop, nic: Arc<str>, cpu: u32, opens: bool, closes: bool) {
         let ts = hop.ts;
-        let reuse = opens && self.lifecycles.get(&key).is_some_and(|l| l.closed || l.group.is_some());
+        // A closed lifecycle takes no more hops: whatever event comes with
+        // its pointer next (a receive, or the route of a NAT copy that got
+        // a recycled pointer) is a new packet.
+        let reuse = self.lifecycles.get(&key).is_some_and(|l| l.closed || (opens && l.group.is_some()));
         if reuse {
             self.retire_lifecycle(&key);
         }
