@@ -105,7 +105,10 @@ impl Capture {
         read_size: usize,
     ) -> Result<Capture, CaptureError> {
         let mut buf = RefillBuffer::with_read_size(input, read_size);
-        buf.fill(SNIFF_LEN).map_err(|e| CaptureError::io(path, e))?;
+        // A damaged gzip stream fails here; say where in it.
+        buf.fill(SNIFF_LEN).map_err(|e| {
+            CaptureError::decode(path, DecodeError::other(buf.offset() + buf.len() as u64, format!("read error: {e}")))
+        })?;
         if buf.available().starts_with(&GZIP_MAGIC) {
             // Re-read through the decompressor; offsets then count
             // decompressed bytes, which is what a user can inspect.
