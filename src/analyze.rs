@@ -92,8 +92,7 @@ impl StopTally {
         }
     }
 
-    fn into_notes(self, path: &Path, points: &[CapturePoint]) -> Vec<String> {
-        let _ = points;
+    fn into_notes(self, path: &Path) -> Vec<String> {
         self.entries
             .into_iter()
             .filter_map(|(stop, count, first, offset)| {
@@ -456,7 +455,7 @@ impl Reading {
         sinks.health.buffers_lost += losses.buffers_lost;
         sinks.health.bytes_skipped += losses.bytes_skipped;
         let stops = std::mem::take(&mut self.stops);
-        sinks.health.notes.extend(stops.into_notes(&self.capture.path, self.capture.points()));
+        sinks.health.notes.extend(stops.into_notes(&self.capture.path));
         self.summary
     }
 }

@@ -13,7 +13,6 @@ use pcap_parser::pcapng::{
     parse_interfacedescriptionblock_be, parse_interfacedescriptionblock_le, parse_sectionheaderblock,
     parse_simplepacketblock_be, parse_simplepacketblock_le,
 };
-use pcap_parser::PcapNGOption;
 
 use super::refill::RefillBuffer;
 use super::MAX_PACKET_LEN;
@@ -535,10 +534,6 @@ fn parse_packet_options(raw: &[u8], big: bool) -> PacketMeta<'_> {
     }
     meta
 }
-
-// pcap-parser's option type is re-exported for readers that want raw options.
-#[allow(dead_code)]
-type RawOption<'a> = PcapNGOption<'a>;
 
 #[cfg(test)]
 mod tests {
