@@ -2,8 +2,10 @@
 //!
 //! Data flows one way:
 //! bytes ([`capture`]) -> events ([`event`]) -> decoded packets ([`packet`])
-//! -> flows ([`flow`]) -> report ([`report`]).
-//! [`analyze`] wires the stages together for the `analyze` command.
+//! -> per-packet paths ([`trace`]) -> flows ([`flow`]) -> report ([`report`]).
+//! [`analyze`] and [`convert`] wire the stages together for their commands;
+//! [`check`] and [`diff`] work on reports; [`generate`] writes synthetic
+//! captures with their truth; [`cli`] defines the command line.
 
 pub mod analyze;
 pub mod capture;
