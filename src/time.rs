@@ -50,6 +50,12 @@ impl Timestamp {
         self.0
     }
 
+    /// `self - earlier` in nanoseconds, saturating: timestamps from damaged
+    /// input can be anywhere in the i64 range.
+    pub fn nanos_since(self, earlier: Timestamp) -> i64 {
+        self.0.saturating_sub(earlier.0)
+    }
+
     /// `self - earlier` in microseconds, as a float for reports.
     pub fn micros_since(self, earlier: Timestamp) -> f64 {
         (self.0 as i128 - earlier.0 as i128) as f64 / 1000.0

@@ -81,10 +81,11 @@ impl Flow {
     /// Is this packet one we already counted, seen again at another point?
     fn is_duplicate(&self, s: &Sighting, window_ns: i64) -> bool {
         s.fingerprint != 0
-            && self
-                .recent
-                .iter()
-                .any(|r| r.fingerprint == s.fingerprint && r.point != s.point && (s.ts.0 - r.ts.0).abs() <= window_ns)
+            && self.recent.iter().any(|r| {
+                r.fingerprint == s.fingerprint
+                    && r.point != s.point
+                    && s.ts.nanos_since(r.ts).saturating_abs() <= window_ns
+            })
     }
 
     fn remember(&mut self, s: Sighting) {
@@ -175,7 +176,9 @@ impl FlowTable {
         };
         let duplicate = match same_packet {
             Some(_) => flow.recent.iter().any(|r| {
-                r.fingerprint == sighting.fingerprint && r.point == sighting.point && (ts.0 - r.ts.0).abs() <= window
+                r.fingerprint == sighting.fingerprint
+                    && r.point == sighting.point
+                    && ts.nanos_since(r.ts).saturating_abs() <= window
             }),
             None => flow.is_duplicate(&sighting, window),
         };

@@ -242,7 +242,8 @@ impl Correlator {
         // A fragment right after an NBL event on the same CPU, from the same
         // NIC, is that NBL's bytes.
         if let (Some(cpu), Some(nic)) = (input.cpu, &input.switch_nic) {
-            let bound = self.awaiting.get(&cpu).is_some_and(|a| &a.nic == nic && ts.0 - a.ts.0 <= BIND_WINDOW_NS);
+            let bound =
+                self.awaiting.get(&cpu).is_some_and(|a| &a.nic == nic && ts.nanos_since(a.ts) <= BIND_WINDOW_NS);
             if bound {
                 if let Some(a) = self.awaiting.remove(&cpu) {
                     self.bind(a.key, input.sighting, tuple, vni);
@@ -425,7 +426,7 @@ impl Correlator {
             .lifecycles
             .iter()
             .filter(|((s, _), l)| {
-                s == switch && &l.last_nic == nic && !l.closed && ts.0 - l.last_ts.0 <= self.window_ns
+                s == switch && &l.last_nic == nic && !l.closed && ts.nanos_since(l.last_ts) <= self.window_ns
             })
             .max_by_key(|(_, l)| l.last_ts)
             .map(|(k, _)| k.clone());

@@ -149,3 +149,20 @@ fn flipped_bytes_huge_lengths_duplicated_blocks() {
         }
     }
 }
+
+/// Inputs the fuzzers found crashes with, kept so the fixes stay: each must
+/// be analyzed without a panic.
+#[test]
+fn fuzz_regressions() {
+    let dir = super::common::crate_root().join("tests/data/fuzz-regressions");
+    let files = walk(&dir);
+    assert!(!files.is_empty());
+    for path in files {
+        let bytes = std::fs::read(&path).unwrap();
+        // analyze-timestamp-overflow.etl: an ETL whose clock fields put two
+        // records at opposite ends of the i64 range; the correlator's
+        // time differences overflowed.
+        let a = analyze_bytes(&path, &bytes);
+        check_message(&path, &a, "fuzz regression");
+    }
+}
