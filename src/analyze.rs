@@ -454,6 +454,13 @@ impl Reading {
         sinks.health.events_lost += losses.events_lost;
         sinks.health.buffers_lost += losses.buffers_lost;
         sinks.health.bytes_skipped += losses.bytes_skipped;
+        let late = self.capture.late_records();
+        if late > 0 {
+            sinks.health.notes.push(format!(
+                "{}: {late} records arrived behind the time-merge window and were read out of time order",
+                self.capture.path.display()
+            ));
+        }
         let stops = std::mem::take(&mut self.stops);
         sinks.health.notes.extend(stops.into_notes(&self.capture.path));
         self.summary

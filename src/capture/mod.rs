@@ -202,6 +202,15 @@ impl Capture {
         }
     }
 
+    /// ETL records that arrived behind the time-merge window and were
+    /// handed out late (out of time order) rather than dropped.
+    pub fn late_records(&self) -> u64 {
+        match &self.reader {
+            Reader::Etl(r) => r.reader().stats().late_records,
+            _ => 0,
+        }
+    }
+
     /// The Windows build that wrote an ETL (0 for other formats).
     pub fn os_build(&self) -> u32 {
         match &self.reader {
