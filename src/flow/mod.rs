@@ -94,6 +94,24 @@ impl Flow {
     }
 }
 
+/// Counts one packet (first seen at `ts`, its `packet` as it travelled the
+/// wire) in its flow, in the direction its innermost tuple says.
+fn count(flow: &mut Flow, ts: Timestamp, packet: &Decoded, inner: Tuple, frame_len: u32) {
+    let reverse = !(inner.src == flow.fwd.src && inner.src_port == flow.fwd.src_port && inner.dst == flow.fwd.dst);
+    let dir = reverse as usize;
+    if reverse && flow.tunnels_rev.is_none() && packet.tunnel_count() > 0 {
+        flow.tunnels_rev = Some(packet.tunnels().copied().collect());
+    }
+    flow.packets[dir] += 1;
+    flow.bytes[dir] += frame_len as u64;
+    flow.inner_ip_bytes[dir] += packet.inner_ip_len as u64;
+    flow.first_seen = flow.first_seen.min(ts);
+    flow.last_seen = flow.last_seen.max(ts);
+    if let Some(seg) = &packet.tcp {
+        flow.tcp.get_or_insert_with(TcpTracker::new).segment(ts, seg, reverse);
+    }
+}
+
 /// How far apart two captures of one packet may be (in time) and still be
 /// counted once.
 pub const DEFAULT_DEDUP_WINDOW_NS: i64 = 100_000_000;
@@ -141,31 +159,7 @@ impl FlowTable {
             self.without_flow += 1;
             return;
         };
-        let (canonical, _) = inner.canonical();
-        let mut tunnels = [None; MAX_TUNNEL_DEPTH];
-        for (slot, hop) in tunnels.iter_mut().zip(packet.tunnels()) {
-            *slot = Some(TunnelKey::of(hop));
-        }
-        let key = FlowKey { inner: canonical, tunnels };
-        let next_id = self.flows.len();
-        let idx = *self.index.entry(key).or_insert(next_id);
-        if idx == next_id {
-            self.flows.push(Flow {
-                id: next_id as u64 + 1,
-                fwd: inner,
-                tunnels_fwd: packet.tunnels().copied().collect(),
-                tunnels_rev: None,
-                packets: [0; 2],
-                bytes: [0; 2],
-                inner_ip_bytes: [0; 2],
-                first_seen: ts,
-                last_seen: ts,
-                tcp: packet.tcp.map(|_| TcpTracker::new()),
-                sightings: 0,
-                recent: Default::default(),
-                recent_next: 0,
-            });
-        }
+        let idx = self.flow_for(ts, packet, inner);
         let window = self.dedup_window_ns;
         let flow = &mut self.flows[idx];
         flow.sightings += 1;
@@ -186,19 +180,7 @@ impl FlowTable {
             return;
         }
         flow.remember(sighting);
-        let reverse = !(inner.src == flow.fwd.src && inner.src_port == flow.fwd.src_port && inner.dst == flow.fwd.dst);
-        let dir = reverse as usize;
-        if reverse && flow.tunnels_rev.is_none() {
-            flow.tunnels_rev = Some(packet.tunnels().copied().collect());
-        }
-        flow.packets[dir] += 1;
-        flow.bytes[dir] += frame_len as u64;
-        flow.inner_ip_bytes[dir] += packet.inner_ip_len as u64;
-        flow.first_seen = flow.first_seen.min(ts);
-        flow.last_seen = flow.last_seen.max(ts);
-        if let Some(seg) = &packet.tcp {
-            flow.tcp.get_or_insert_with(TcpTracker::new).segment(ts, seg, reverse);
-        }
+        count(flow, ts, packet, inner, frame_len);
     }
 
     /// Adds one packet seen at one or more points (a path's sightings, in
@@ -244,9 +226,19 @@ impl FlowTable {
     /// Counts one packet whose first sighting had tuple `inner` at `ts`;
     /// `rep` supplies the tunnels and the TCP header.
     fn count_packet(&mut self, ts: Timestamp, rep: &Decoded, inner: Tuple, frame_len: u32, sightings: u64) -> u64 {
+        let idx = self.flow_for(ts, rep, inner);
+        let flow = &mut self.flows[idx];
+        flow.sightings += sightings;
+        count(flow, ts, rep, inner, frame_len);
+        flow.id
+    }
+
+    /// The index of the flow of a packet with innermost tuple `inner` and
+    /// the tunnels of `packet`, created (first packet at `ts`) if new.
+    fn flow_for(&mut self, ts: Timestamp, packet: &Decoded, inner: Tuple) -> usize {
         let (canonical, _) = inner.canonical();
         let mut tunnels = [None; MAX_TUNNEL_DEPTH];
-        for (slot, hop) in tunnels.iter_mut().zip(rep.tunnels()) {
+        for (slot, hop) in tunnels.iter_mut().zip(packet.tunnels()) {
             *slot = Some(TunnelKey::of(hop));
         }
         let key = FlowKey { inner: canonical, tunnels };
@@ -256,35 +248,20 @@ impl FlowTable {
             self.flows.push(Flow {
                 id: next_id as u64 + 1,
                 fwd: inner,
-                tunnels_fwd: rep.tunnels().copied().collect(),
+                tunnels_fwd: packet.tunnels().copied().collect(),
                 tunnels_rev: None,
                 packets: [0; 2],
                 bytes: [0; 2],
                 inner_ip_bytes: [0; 2],
                 first_seen: ts,
                 last_seen: ts,
-                tcp: rep.tcp.map(|_| TcpTracker::new()),
+                tcp: packet.tcp.map(|_| TcpTracker::new()),
                 sightings: 0,
                 recent: Default::default(),
                 recent_next: 0,
             });
         }
-        let flow = &mut self.flows[idx];
-        flow.sightings += sightings;
-        let reverse = !(inner.src == flow.fwd.src && inner.src_port == flow.fwd.src_port && inner.dst == flow.fwd.dst);
-        let dir = reverse as usize;
-        if reverse && flow.tunnels_rev.is_none() && rep.tunnel_count() > 0 {
-            flow.tunnels_rev = Some(rep.tunnels().copied().collect());
-        }
-        flow.packets[dir] += 1;
-        flow.bytes[dir] += frame_len as u64;
-        flow.inner_ip_bytes[dir] += rep.inner_ip_len as u64;
-        flow.first_seen = flow.first_seen.min(ts);
-        flow.last_seen = flow.last_seen.max(ts);
-        if let Some(seg) = &rep.tcp {
-            flow.tcp.get_or_insert_with(TcpTracker::new).segment(ts, seg, reverse);
-        }
-        flow.id
+        idx
     }
 
     /// Flows in the order their first packet arrived; ids count from 1.
