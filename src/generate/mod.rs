@@ -3,6 +3,7 @@
 //! the same seed gives the same bytes.
 
 pub mod etl;
+pub mod frames;
 pub mod mix;
 pub mod scenarios;
 pub mod swarm;

@@ -21,11 +21,10 @@
 
 use std::io::{self, Cursor, Write};
 
-use etherparse::{
-    ArpHardwareId, ArpOperation, ArpPacket, EtherType, IpHeaders, IpNumber, Ipv4Header, PacketBuilder, TcpOptionElement,
-};
+use etherparse::{ArpHardwareId, ArpOperation, ArpPacket, EtherType, IpNumber, PacketBuilder, TcpOptionElement};
 
 use super::etl::{EtlWriteStats, EtlWriter, EtlWriterOptions, EventRecord};
+use super::frames::{ipv4, other, port_fragment, vxlan, Ip, Mac, Outer};
 use crate::capture::etl::providers::{ndiscap, vmswitch};
 use crate::time::Timestamp;
 
@@ -105,11 +104,6 @@ const CPUS: u16 = 2;
 const HOST_IF_INDEX: u32 = 5;
 /// IfIndex of the overlay switch, for its ports' 1003 events.
 const SWITCH_IF_INDEX: u32 = 12;
-/// `NetBufferListInfo[]` slots logged with a 1003 fragment; slot 4 is the
-/// 802.1Q info, slot 8 the RSS hash.
-const OOB_SLOTS: usize = 9;
-const OOB_SLOT_8021Q: usize = 4;
-const OOB_SLOT_HASH: usize = 8;
 
 /// ndiscap: Informational. VmSwitch datapath events: Verbose. Keywords of
 /// the VmSwitch events are not known from any source; one fixed bit.
@@ -161,7 +155,6 @@ const VFP_ID: &str = "{24C70E26-D4C4-42B9-854A-0A4B9BA2C286}-{E9B59CFA-2BE1-4B21
 const VFP_NAME: &str = "Virtual Filtering Platform VMSwitch Extension";
 const VFP_DROP_REASON: &str = "Outgoing packet dropped by VFP";
 
-type Mac = [u8; 6];
 const MAC_DOCKER1: Mac = [0x00, 0x22, 0x48, 0x01, 0x00, 0x03];
 const MAC_DOCKER2: Mac = [0x00, 0x22, 0x48, 0x01, 0x9e, 0x11];
 const MAC_CLIENT: Mac = [0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc];
@@ -172,7 +165,6 @@ const MAC_DOCKER2_CONTAINER: Mac = [0x00, 0x15, 0x5d, 0xbc, 0xf9, 0xaa];
 const MAC_PROXY_10_255_0_3: Mac = [0x00, 0x15, 0x5d, 0xbc, 0xf5, 0x40];
 const MAC_BROADCAST: Mac = [0xff; 6];
 
-type Ip = [u8; 4];
 const IP_DOCKER1: Ip = [10, 0, 0, 4];
 const IP_DOCKER2: Ip = [10, 0, 0, 5];
 const IP_CLIENT: Ip = [92, 234, 68, 72];
@@ -182,7 +174,6 @@ const IP_WEB2: Ip = [10, 255, 0, 6];
 const IP_WEB3: Ip = [10, 255, 0, 7];
 const IP_DOCKER2_CONTAINER: Ip = [10, 255, 0, 5];
 
-const VXLAN_PORT: u16 = 4789;
 const VNI: u32 = 4096;
 
 /// 2017-11-08T00:00:00Z in Unix seconds.
@@ -193,24 +184,7 @@ fn at(h: i64, m: i64, s: i64, ticks: i64) -> Timestamp {
     Timestamp(((DAY + h * 3600 + m * 60 + s) * 10_000_000 + ticks) * 100)
 }
 
-fn other(e: impl std::fmt::Display) -> io::Error {
-    io::Error::other(e.to_string())
-}
-
 // ---------------------------------------------------------------- frames
-
-fn ipv4(src: Ip, dst: Ip, id: u16, ttl: u8, protocol: IpNumber) -> IpHeaders {
-    let h = Ipv4Header {
-        identification: id,
-        time_to_live: ttl,
-        protocol,
-        source: src,
-        destination: dst,
-        dont_fragment: true,
-        ..Default::default()
-    };
-    IpHeaders::Ipv4(h, Default::default())
-}
 
 /// A TCP segment without payload.
 struct Tcp<'a> {
@@ -276,84 +250,17 @@ fn arp(src_mac: Mac, dst_mac: Mac, op: ArpOperation, sender: (Mac, Ip), target: 
     Ok(v)
 }
 
-/// The host-to-host outer headers of a VXLAN packet.
-struct Outer {
-    src_mac: Mac,
-    dst_mac: Mac,
-    src: Ip,
-    dst: Ip,
-    ip_id: u16,
-    src_port: u16,
-}
-
-/// `inner` (an Ethernet frame) in VXLAN (VNI [`VNI`]) in UDP to 4789, with
-/// a zero UDP checksum as VXLAN senders write it.
-fn vxlan(o: &Outer, inner: &[u8]) -> io::Result<Vec<u8>> {
-    let b = PacketBuilder::ethernet2(o.src_mac, o.dst_mac)
-        .ip(ipv4(o.src, o.dst, o.ip_id, 128, IpNumber::UDP))
-        .udp(o.src_port, VXLAN_PORT);
-    let v = VNI.to_be_bytes();
-    let mut payload = vec![0x08, 0, 0, 0, v[1], v[2], v[3], 0];
-    payload.extend_from_slice(inner);
-    let mut out = Vec::with_capacity(b.size(payload.len()));
-    b.write(&mut out, &payload).map_err(other)?;
-    // Ethernet 14 + IPv4 20: UDP checksum at +6.
-    if let Some(c) = out.get_mut(14 + 20 + 6..14 + 20 + 8) {
-        c.copy_from_slice(&[0, 0]);
-    }
-    Ok(out)
-}
-
 // ---------------------------------------------------------------- payloads
-
-fn utf16z(out: &mut Vec<u8>, s: &str) {
-    for u in s.encode_utf16().chain([0]) {
-        out.extend_from_slice(&u.to_le_bytes());
-    }
-}
-
-fn u32_le(out: &mut Vec<u8>, v: u32) {
-    out.extend_from_slice(&v.to_le_bytes());
-}
 
 /// ndiscap 1001 (build 16299 layout: no trailing GFT fields).
 fn encode_fragment(if_index: u32, frame: &[u8]) -> Vec<u8> {
-    let mut d = Vec::with_capacity(12 + frame.len());
-    u32_le(&mut d, if_index); // MiniportIfIndex
-    u32_le(&mut d, if_index); // LowerIfIndex
-    u32_le(&mut d, frame.len() as u32);
-    d.extend_from_slice(frame);
-    d
+    ndiscap::emit_fragment(if_index, if_index, frame)
 }
 
 /// ndiscap 1003 at `nic`'s port: no destinations, then the frame and the
 /// NBL's OOB slots (8 bytes each on x64).
 fn encode_vmswitch_fragment(nic: &Nic, frame: &[u8]) -> Vec<u8> {
-    let mut d = Vec::with_capacity(256 + frame.len());
-    u32_le(&mut d, SWITCH_IF_INDEX); // MiniportIfIndex
-    u32_le(&mut d, SWITCH_IF_INDEX); // LowerIfIndex
-    u32_le(&mut d, nic.port_id);
-    utf16z(&mut d, nic.id); // SourcePortName
-    utf16z(&mut d, nic.name); // SourceNicName
-    utf16z(&mut d, nic.kind); // SourceNicType
-    u32_le(&mut d, 0); // DestinationCount
-    u32_le(&mut d, frame.len() as u32);
-    d.extend_from_slice(frame);
-    let mut oob = [0u64; OOB_SLOTS];
-    oob[OOB_SLOT_8021Q] = 0; // priority 0, VLAN 0
-    oob[OOB_SLOT_HASH] = rss_hash(frame) as u64;
-    u32_le(&mut d, (OOB_SLOTS * 8) as u32);
-    for s in oob {
-        d.extend_from_slice(&s.to_le_bytes());
-    }
-    d
-}
-
-/// A stand-in for the NIC's RSS hash: FNV-1a of the frame's IPv4 addresses
-/// and ports, so both sightings of one packet at one hop agree.
-fn rss_hash(frame: &[u8]) -> u32 {
-    let key = frame.get(26..38).unwrap_or(frame);
-    key.iter().fold(0x811C_9DC5u32, |h, &b| (h ^ b as u32).wrapping_mul(0x0100_0193))
+    port_fragment(SWITCH_IF_INDEX, nic.port_id, nic.id, nic.name, nic.kind, frame)
 }
 
 fn named(out: &mut Vec<u8>, id: &str, name: &str) {
@@ -606,6 +513,7 @@ fn vxlan_decap() -> io::Result<(Vec<u8>, EtlWriteStats)> {
         dst: IP_DOCKER1,
         ip_id: 30052,
         src_port: 1085,
+        vni: VNI,
     };
     let outer = vxlan(&outer, &inner)?;
     let nbl = 0xFFFF_880A_4626_D6A0;
@@ -644,6 +552,7 @@ fn arp_drop_vfp() -> io::Result<(Vec<u8>, EtlWriteStats)> {
             dst: IP_DOCKER1,
             ip_id: 41865,
             src_port: 40558,
+            vni: VNI,
         },
         &syn,
     )?;
@@ -676,6 +585,7 @@ fn arp_drop_vfp() -> io::Result<(Vec<u8>, EtlWriteStats)> {
             dst: IP_DOCKER2,
             ip_id: 18216,
             src_port: 37734,
+            vni: VNI,
         },
         &synack,
     )?;
@@ -755,7 +665,8 @@ mod tests {
         })
         .unwrap();
         assert_eq!(outer(&syn), (41609, 60));
-        let o = Outer { src_mac: [0; 6], dst_mac: [0; 6], src: [0; 4], dst: [0; 4], ip_id: 18216, src_port: 1 };
+        let o =
+            Outer { src_mac: [0; 6], dst_mac: [0; 6], src: [0; 4], dst: [0; 4], ip_id: 18216, src_port: 1, vni: VNI };
         let opts = windows_syn_options(1460, 8);
         let synack = tcp_syn(&Tcp {
             src_mac: [0; 6],
@@ -791,7 +702,10 @@ mod tests {
         assert_eq!((f.lower_if_index, f.bytes), (SWITCH_IF_INDEX, &frame[..]));
         assert_eq!((port.source_port_id, port.source_port_name.as_str()), (4, WEB3.id));
         assert_eq!((port.source_nic_name.as_str(), port.source_nic_type.as_str()), (WEB3.name, "Synthetic"));
-        assert_eq!((port.destination_count, port.vlan_id, port.hash_value), (0, 0, rss_hash(&frame)));
+        assert_eq!(
+            (port.destination_count, port.vlan_id, port.hash_value),
+            (0, 0, crate::generate::frames::rss_hash(&frame))
+        );
 
         let nbl = 0xFFFF_880A_4600_B370;
         match vmswitch::decode(vmswitch::EVENT_RECEIVE, &encode_nic_event(&UPLINK, nbl), 8) {

@@ -46,10 +46,11 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
-use etherparse::{IpHeaders, IpNumber, Ipv4Header, PacketBuilder, TcpOptionElement};
+use etherparse::{IpNumber, PacketBuilder, TcpOptionElement};
 use serde::Serialize;
 
 use super::etl::{EtlWriter, EtlWriterOptions, EventRecord};
+use super::frames::{ipv4, other, port_fragment, vxlan, Ip, Mac, Outer, VXLAN_PORT};
 use super::mix::TruthFlow;
 use super::Rng;
 use crate::capture::etl::providers::{ndiscap, vmswitch};
@@ -189,8 +190,6 @@ const NDIS_LEVEL: u8 = 4;
 const VMSWITCH_LEVEL: u8 = 5;
 const VMSWITCH_KEYWORD: u64 = 0x0000_0000_0000_0100;
 const SYSTEM_PID: u32 = 4;
-const OOB_SLOTS: usize = 9;
-const OOB_SLOT_HASH: usize = 8;
 
 const SWITCH_NAME: &str = "swarm-sw";
 const HOST_ADAPTER: &str = "vEthernet (Ethernet 3)";
@@ -207,11 +206,7 @@ const DROP_PERCENT: u64 = 4;
 /// Chance a container-side packet is also captured at the container's port.
 const PORT_CAPTURE_PERCENT: u64 = 70;
 
-const VXLAN_PORT: u16 = 4789;
 const VNIS: [u32; 3] = [4096, 4097, 4113];
-
-type Mac = [u8; 6];
-type Ip = [u8; 4];
 
 const HOST_MAC: Mac = [0x00, 0x22, 0x48, 0x01, 0x00, 0x03];
 const HOST_IP: Ip = [10, 0, 0, 4];
@@ -220,10 +215,6 @@ const INGRESS_IP: Ip = [10, 255, 0, 2];
 const PUBLISHED: [(u16, u16); 3] = [(80, 80), (443, 443), (8080, 80)];
 
 // ---------------------------------------------------------------- helpers
-
-fn other(e: impl std::fmt::Display) -> io::Error {
-    io::Error::other(e.to_string())
-}
 
 fn ts(tick: i64) -> Timestamp {
     Timestamp(START_NS + tick * TICK_NS)
@@ -314,19 +305,6 @@ impl Nic {
 
 // ---------------------------------------------------------------- frames
 
-fn ipv4(src: Ip, dst: Ip, id: u16, ttl: u8, protocol: IpNumber) -> IpHeaders {
-    let h = Ipv4Header {
-        identification: id,
-        time_to_live: ttl,
-        protocol,
-        source: src,
-        destination: dst,
-        dont_fragment: true,
-        ..Default::default()
-    };
-    IpHeaders::Ipv4(h, Default::default())
-}
-
 /// What a packet carries, whatever its addresses.
 #[derive(Debug, Clone)]
 enum Body {
@@ -377,80 +355,16 @@ fn frame(
     Ok(v)
 }
 
-/// The host-to-host outer headers of a VXLAN packet.
-struct Outer {
-    src_mac: Mac,
-    dst_mac: Mac,
-    src: Ip,
-    dst: Ip,
-    ip_id: u16,
-    src_port: u16,
-    vni: u32,
-}
-
-/// `inner` in VXLAN in UDP to 4789 with a zero UDP checksum.
-fn vxlan(o: &Outer, inner: &[u8]) -> io::Result<Vec<u8>> {
-    let b = PacketBuilder::ethernet2(o.src_mac, o.dst_mac)
-        .ip(ipv4(o.src, o.dst, o.ip_id, 128, IpNumber::UDP))
-        .udp(o.src_port, VXLAN_PORT);
-    let v = o.vni.to_be_bytes();
-    let mut payload = Vec::with_capacity(8 + inner.len());
-    payload.extend_from_slice(&[0x08, 0, 0, 0, v[1], v[2], v[3], 0]);
-    payload.extend_from_slice(inner);
-    let mut out = Vec::with_capacity(b.size(payload.len()));
-    b.write(&mut out, &payload).map_err(other)?;
-    if let Some(c) = out.get_mut(14 + 20 + 6..14 + 20 + 8) {
-        c.copy_from_slice(&[0, 0]);
-    }
-    Ok(out)
-}
-
 // ---------------------------------------------------------------- payloads
-
-fn utf16z(out: &mut Vec<u8>, s: &str) {
-    for u in s.encode_utf16().chain([0]) {
-        out.extend_from_slice(&u.to_le_bytes());
-    }
-}
-
-fn u32_le(out: &mut Vec<u8>, v: u32) {
-    out.extend_from_slice(&v.to_le_bytes());
-}
 
 /// ndiscap 1001 at the host adapter.
 fn encode_fragment(frame: &[u8]) -> Vec<u8> {
-    let mut d = Vec::with_capacity(12 + frame.len());
-    u32_le(&mut d, HOST_IF_INDEX);
-    u32_le(&mut d, HOST_IF_INDEX);
-    u32_le(&mut d, frame.len() as u32);
-    d.extend_from_slice(frame);
-    d
-}
-
-fn rss_hash(frame: &[u8]) -> u32 {
-    let key = frame.get(26..38).unwrap_or(frame);
-    key.iter().fold(0x811C_9DC5u32, |h, &b| (h ^ b as u32).wrapping_mul(0x0100_0193))
+    ndiscap::emit_fragment(HOST_IF_INDEX, HOST_IF_INDEX, frame)
 }
 
 /// ndiscap 1003 at `nic`'s port.
 fn encode_port_fragment(nic: &Nic, frame: &[u8]) -> Vec<u8> {
-    let mut d = Vec::with_capacity(256 + frame.len());
-    u32_le(&mut d, SWITCH_IF_INDEX);
-    u32_le(&mut d, SWITCH_IF_INDEX);
-    u32_le(&mut d, nic.port_id);
-    utf16z(&mut d, &nic.id);
-    utf16z(&mut d, &nic.name);
-    utf16z(&mut d, nic.kind);
-    u32_le(&mut d, 0);
-    u32_le(&mut d, frame.len() as u32);
-    d.extend_from_slice(frame);
-    let mut oob = [0u64; OOB_SLOTS];
-    oob[OOB_SLOT_HASH] = rss_hash(frame) as u64;
-    u32_le(&mut d, (OOB_SLOTS * 8) as u32);
-    for s in oob {
-        d.extend_from_slice(&s.to_le_bytes());
-    }
-    d
+    port_fragment(SWITCH_IF_INDEX, nic.port_id, &nic.id, &nic.name, nic.kind, frame)
 }
 
 fn named(out: &mut Vec<u8>, id: &str, name: &str) {
@@ -1172,11 +1086,11 @@ impl Gen {
                             vmswitch::EVENT_EXTENSION_DROP
                         }
                         DropHow::Incoming(code) => {
-                            u32_le(&mut d, code);
+                            d.extend_from_slice(&code.to_le_bytes());
                             vmswitch::EVENT_INCOMING_DROP
                         }
                         DropHow::Outgoing(code) => {
-                            u32_le(&mut d, code);
+                            d.extend_from_slice(&code.to_le_bytes());
                             vmswitch::EVENT_OUTGOING_DROP
                         }
                     };

@@ -140,6 +140,46 @@ pub fn vmswitch_fragment(data: &[u8], pointer_size: usize) -> Option<Fragment<'_
     Some(Fragment { miniport_if_index, lower_if_index, bytes, vmswitch: Some(port) })
 }
 
+/// Writes an event 1001 payload, the inverse of [`fragment`] (the layout of
+/// builds without the trailing GFT fields); `generate` uses it.
+pub fn emit_fragment(miniport_if_index: u32, lower_if_index: u32, frame: &[u8]) -> Vec<u8> {
+    let mut d = Vec::with_capacity(12 + frame.len());
+    d.extend_from_slice(&miniport_if_index.to_le_bytes());
+    d.extend_from_slice(&lower_if_index.to_le_bytes());
+    d.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+    d.extend_from_slice(frame);
+    d
+}
+
+/// Writes an event 1003 payload, the inverse of [`vmswitch_fragment`] on a
+/// 64-bit host: the port, no destinations, the frame, and the NBL's OOB
+/// slots carrying the port's VLAN id and hash.
+pub fn emit_vmswitch_fragment(miniport_if_index: u32, lower_if_index: u32, port: &SwitchPort, frame: &[u8]) -> Vec<u8> {
+    let wstr = |d: &mut Vec<u8>, s: &str| {
+        for u in s.encode_utf16().chain([0]) {
+            d.extend_from_slice(&u.to_le_bytes());
+        }
+    };
+    let mut d = Vec::with_capacity(256 + frame.len());
+    d.extend_from_slice(&miniport_if_index.to_le_bytes());
+    d.extend_from_slice(&lower_if_index.to_le_bytes());
+    d.extend_from_slice(&port.source_port_id.to_le_bytes());
+    wstr(&mut d, &port.source_port_name);
+    wstr(&mut d, &port.source_nic_name);
+    wstr(&mut d, &port.source_nic_type);
+    d.extend_from_slice(&0u32.to_le_bytes()); // DestinationCount
+    d.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+    d.extend_from_slice(frame);
+    let mut oob = [0u64; OOB_SLOT_HASH + 1];
+    oob[OOB_SLOT_8021Q] = (port.vlan_id as u64 & 0xFFF) << 4;
+    oob[OOB_SLOT_HASH] = port.hash_value as u64;
+    d.extend_from_slice(&((oob.len() * 8) as u32).to_le_bytes());
+    for slot in oob {
+        d.extend_from_slice(&slot.to_le_bytes());
+    }
+    d
+}
+
 /// The length of the packet on the wire when the capture kept only part of
 /// it, from its IP header (etl2pcapng's rule, without its raw-IP bug);
 /// never less than what was captured.
@@ -251,6 +291,25 @@ mod tests {
         let p = f.vmswitch.unwrap();
         assert_eq!((f.bytes, p.source_port_id, p.vlan_id, p.hash_value), (&[1, 2][..], 42, 100, 0xdeadbeef));
         assert_eq!((p.source_port_name.as_str(), p.source_nic_type.as_str()), ("port", "Synthetic"));
+    }
+
+    #[test]
+    fn emitters_round_trip() {
+        let bytes = emit_fragment(5, 7, b"abc");
+        let f = fragment(&bytes).unwrap();
+        assert_eq!((f.miniport_if_index, f.lower_if_index, f.bytes), (5, 7, &b"abc"[..]));
+        let port = SwitchPort {
+            source_port_id: 42,
+            source_port_name: "port".into(),
+            source_nic_name: "nic".into(),
+            source_nic_type: "Synthetic".into(),
+            destination_count: 0,
+            vlan_id: 100,
+            hash_value: 0xdead_beef,
+        };
+        let bytes = emit_vmswitch_fragment(12, 12, &port, b"frame");
+        let f = vmswitch_fragment(&bytes, 8).unwrap();
+        assert_eq!((f.bytes, f.vmswitch), (&b"frame"[..], Some(port)));
     }
 
     #[test]

@@ -1,0 +1,85 @@
+//! Frame and payload building shared by the ETL generators (reference
+//! scenarios and swarm): the same VXLAN encapsulation and the same
+//! ndiscap 1003 switch-port fragment, written one way.
+
+use std::io;
+
+use etherparse::{IpHeaders, IpNumber, Ipv4Header, PacketBuilder};
+
+use crate::capture::etl::providers::ndiscap::{self, SwitchPort};
+
+pub type Mac = [u8; 6];
+pub type Ip = [u8; 4];
+
+pub const VXLAN_PORT: u16 = 4789;
+
+pub fn other(e: impl std::fmt::Display) -> io::Error {
+    io::Error::other(e.to_string())
+}
+
+/// An IPv4 header with the don't-fragment bit, as Windows sends.
+pub fn ipv4(src: Ip, dst: Ip, id: u16, ttl: u8, protocol: IpNumber) -> IpHeaders {
+    let h = Ipv4Header {
+        identification: id,
+        time_to_live: ttl,
+        protocol,
+        source: src,
+        destination: dst,
+        dont_fragment: true,
+        ..Default::default()
+    };
+    IpHeaders::Ipv4(h, Default::default())
+}
+
+/// The outer headers of a VXLAN frame.
+#[derive(Debug, Clone, Copy)]
+pub struct Outer {
+    pub src_mac: Mac,
+    pub dst_mac: Mac,
+    pub src: Ip,
+    pub dst: Ip,
+    pub ip_id: u16,
+    pub src_port: u16,
+    pub vni: u32,
+}
+
+/// `inner` (an Ethernet frame) in VXLAN in UDP to 4789, with a zero UDP
+/// checksum as VXLAN senders write it.
+pub fn vxlan(o: &Outer, inner: &[u8]) -> io::Result<Vec<u8>> {
+    let b = PacketBuilder::ethernet2(o.src_mac, o.dst_mac)
+        .ip(ipv4(o.src, o.dst, o.ip_id, 128, IpNumber::UDP))
+        .udp(o.src_port, VXLAN_PORT);
+    let v = o.vni.to_be_bytes();
+    let mut payload = Vec::with_capacity(8 + inner.len());
+    payload.extend_from_slice(&[0x08, 0, 0, 0, v[1], v[2], v[3], 0]);
+    payload.extend_from_slice(inner);
+    let mut out = Vec::with_capacity(b.size(payload.len()));
+    b.write(&mut out, &payload).map_err(other)?;
+    // Ethernet 14 + IPv4 20: UDP checksum at +6.
+    if let Some(c) = out.get_mut(14 + 20 + 6..14 + 20 + 8) {
+        c.copy_from_slice(&[0, 0]);
+    }
+    Ok(out)
+}
+
+/// A stand-in for the NIC's RSS hash: FNV-1a of the frame's IPv4 addresses
+/// and ports, so both sightings of one packet at one hop agree.
+pub fn rss_hash(frame: &[u8]) -> u32 {
+    let key = frame.get(26..38).unwrap_or(frame);
+    key.iter().fold(0x811C_9DC5u32, |h, &b| (h ^ b as u32).wrapping_mul(0x0100_0193))
+}
+
+/// An ndiscap 1003 payload: `frame` seen at the port of the NIC `id`
+/// (friendly name `name`, type `kind`) of the switch with IfIndex `switch`.
+pub fn port_fragment(switch: u32, port_id: u32, id: &str, name: &str, kind: &str, frame: &[u8]) -> Vec<u8> {
+    let port = SwitchPort {
+        source_port_id: port_id,
+        source_port_name: id.to_string(),
+        source_nic_name: name.to_string(),
+        source_nic_type: kind.to_string(),
+        destination_count: 0,
+        vlan_id: 0,
+        hash_value: rss_hash(frame),
+    };
+    ndiscap::emit_vmswitch_fragment(switch, switch, &port, frame)
+}
