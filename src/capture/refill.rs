@@ -82,6 +82,13 @@ impl<R: Read> RefillBuffer<R> {
         Ok(true)
     }
 
+    /// Like [`fill`](Self::fill), for readers that take what there is: the
+    /// number of bytes available afterwards (fewer than `n` only at the end).
+    pub fn fill_available(&mut self, n: usize) -> io::Result<usize> {
+        self.fill(n)?;
+        Ok(self.len())
+    }
+
     /// True when everything has been consumed and the input is exhausted.
     pub fn at_eof(&mut self) -> io::Result<bool> {
         Ok(!self.fill(1)?)

@@ -23,7 +23,6 @@ pub mod merge;
 pub mod providers;
 pub mod raw;
 pub mod record;
-pub mod source;
 pub mod xpress;
 
 use std::io::Read;
@@ -37,10 +36,10 @@ pub use guid::Guid;
 pub use logfile::LogfileHeader;
 pub use record::HeaderKind;
 
+use crate::capture::refill::RefillBuffer;
 use merge::{Run, Window};
 use raw::{buffer_flag, buffer_type, BUFFER_HEADER_LEN};
 use record::{parse_at, Step};
-use source::Source;
 
 /// Tuning for [`EtlReader`]; the defaults suit any file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -384,7 +383,7 @@ enum Mode {
 
 /// Streams the records of an ETL file in global time order.
 pub struct EtlReader<R: Read> {
-    src: Source<R>,
+    src: RefillBuffer<R>,
     inner: Inner,
     window: Window<Decoded>,
     max_runs: usize,
@@ -405,17 +404,17 @@ impl<R: Read> EtlReader<R> {
     }
 
     pub fn with_options(reader: R, opts: EtlOptions) -> Result<Self, DecodeError> {
-        let mut src = Source::new(reader);
+        let mut src = RefillBuffer::new(reader);
         let io_err = |e: std::io::Error| DecodeError::other(0, format!("read error: {e}"));
-        let have = src.fill(BUFFER_HEADER_LEN).map_err(io_err)?;
-        let hdr = BufferHeader::parse(&src.peek()[..have.min(BUFFER_HEADER_LEN)], 0)?;
+        let have = src.fill_available(BUFFER_HEADER_LEN).map_err(io_err)?;
+        let hdr = BufferHeader::parse(&src.available()[..have.min(BUFFER_HEADER_LEN)], 0)?;
         hdr.check(0).map_err(|e| e.within("header buffer"))?;
         if hdr.is_compressed() {
             return Err(DecodeError::unsupported(0, "header buffer", "flagged compressed").within("header buffer"));
         }
         let size = hdr.buffer_size as usize;
-        let have = src.fill(size).map_err(io_err)?;
-        let raw = &src.peek()[..have.min(size)];
+        let have = src.fill_available(size).map_err(io_err)?;
+        let raw = &src.available()[..have.min(size)];
         let end = hdr.data_end(0).map_err(|e| e.within("header buffer"))?.min(raw.len());
         let records = raw.get(BUFFER_HEADER_LEN..end).unwrap_or(&[]);
         let first = match parse_at(records, 0, BUFFER_HEADER_LEN as u64).map_err(|e| e.within("header buffer"))? {
@@ -587,7 +586,7 @@ impl<R: Read> EtlReader<R> {
 
     fn chained(&mut self) {
         let offset = self.src.offset();
-        let avail = match self.src.fill(BUFFER_HEADER_LEN) {
+        let avail = match self.src.fill_available(BUFFER_HEADER_LEN) {
             Ok(n) => n,
             Err(e) => return self.io_error(e),
         };
@@ -602,7 +601,7 @@ impl<R: Read> EtlReader<R> {
             self.mode = Mode::Eof;
             return;
         }
-        let head = &self.src.peek()[..avail.min(BUFFER_HEADER_LEN)];
+        let head = &self.src.available()[..avail.min(BUFFER_HEADER_LEN)];
         let past_written = self.next_index >= written;
         if avail < BUFFER_HEADER_LEN {
             if !(past_written && is_filler(head)) {
@@ -643,13 +642,13 @@ impl<R: Read> EtlReader<R> {
             return;
         }
         let size = hdr.buffer_size as usize;
-        let have = match self.src.fill(size) {
+        let have = match self.src.fill_available(size) {
             Ok(n) => n.min(size),
             Err(e) => return self.io_error(e),
         };
         self.next_index += 1;
         let mut run = self.spare.take().unwrap_or_else(Decoded::empty);
-        let raw = &self.src.peek()[..have];
+        let raw = &self.src.available()[..have];
         match self.inner.decode(&hdr, raw, offset, index, &mut run) {
             Ok(()) => {
                 self.window.push(run);
@@ -693,7 +692,7 @@ impl<R: Read> EtlReader<R> {
         let cpus = self.inner.header.number_of_processors;
         let logger = self.inner.logger_id.to_le_bytes();
         loop {
-            let avail = match self.src.fill(BUFFER_HEADER_LEN) {
+            let avail = match self.src.fill_available(BUFFER_HEADER_LEN) {
                 Ok(n) => n,
                 Err(e) => return self.io_error(e),
             };
@@ -709,7 +708,7 @@ impl<R: Read> EtlReader<R> {
                 return;
             }
             // Scan what is buffered without refilling for every byte.
-            let window = self.src.peek();
+            let window = self.src.available();
             let last = window.len() - BUFFER_HEADER_LEN;
             let mut found = None;
             for i in 0..=last {
