@@ -14,7 +14,7 @@
 
 use std::sync::Arc;
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::path::{DropNote, Hop, HopKind, PacketPath, Sighting};
 use crate::capture::etl::providers::vmswitch::{self, NblEvent};
@@ -49,11 +49,34 @@ struct Group {
     same_packet: Option<u64>,
 }
 
+/// A lifecycle's identity: (switch, NBL pointer). The switch is an interned
+/// name compared by pointer, so a lookup hashes two words, not a GUID string.
+type LifecycleKey = (Name, u64);
+
+/// An interned name: one allocation per distinct switch or NIC, shared by
+/// every hop that names it; equality and hashing by address.
+#[derive(Debug, Clone)]
+struct Name(Arc<str>);
+
+impl PartialEq for Name {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Name {}
+
+impl std::hash::Hash for Name {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (Arc::as_ptr(&self.0) as *const u8 as usize).hash(state)
+    }
+}
+
 struct Lifecycle {
     group: Option<usize>,
     /// Hops waiting for the packet's bytes to know their group.
     pending: Vec<Hop>,
-    last_nic: Arc<str>,
+    last_nic: Name,
     last_ts: Timestamp,
     closed: bool,
 }
@@ -61,8 +84,8 @@ struct Lifecycle {
 /// An NBL event waiting for the fragment that follows it.
 struct AwaitingBytes {
     ts: Timestamp,
-    key: (Arc<str>, u64),
-    nic: Arc<str>,
+    key: LifecycleKey,
+    nic: Name,
 }
 
 pub struct Correlator {
@@ -71,7 +94,13 @@ pub struct Correlator {
     free: Vec<usize>,
     by_invariant: FxHashMap<u64, usize>,
     by_same_packet: FxHashMap<u64, usize>,
-    lifecycles: FxHashMap<(Arc<str>, u64), Lifecycle>,
+    lifecycles: FxHashMap<LifecycleKey, Lifecycle>,
+    /// Lifecycles by the (switch, NIC) they were last seen at, newest last,
+    /// for drop events, which name a NIC but no NBL. Entries go stale when
+    /// the lifecycle moves on or closes; they are checked on use and pruned
+    /// at each sweep.
+    at_nic: FxHashMap<(Name, Name), Vec<(Timestamp, u64)>>,
+    names: FxHashSet<Arc<str>>,
     awaiting: FxHashMap<u32, AwaitingBytes>,
     closed: Vec<PacketPath>,
     last_sweep: Timestamp,
@@ -84,10 +113,6 @@ impl Default for Correlator {
     }
 }
 
-fn label(n: &vmswitch::Named) -> Arc<str> {
-    Arc::from(n.label())
-}
-
 impl Correlator {
     pub fn new(window_ns: i64) -> Self {
         Correlator {
@@ -97,11 +122,27 @@ impl Correlator {
             by_invariant: FxHashMap::default(),
             by_same_packet: FxHashMap::default(),
             lifecycles: FxHashMap::default(),
+            at_nic: FxHashMap::default(),
+            names: FxHashSet::default(),
             awaiting: FxHashMap::default(),
             closed: Vec::new(),
             last_sweep: Timestamp::MIN,
             next_synthetic_nbl: 1,
         }
+    }
+
+    /// The shared copy of a switch or NIC name.
+    fn intern(&mut self, s: &str) -> Name {
+        if let Some(n) = self.names.get(s) {
+            return Name(n.clone());
+        }
+        let n: Arc<str> = Arc::from(s);
+        self.names.insert(n.clone());
+        Name(n)
+    }
+
+    fn label(&mut self, n: &vmswitch::Named) -> Name {
+        self.intern(n.label())
     }
 
     /// Paths that closed, oldest first.
@@ -158,7 +199,7 @@ impl Correlator {
     /// Closes paths and lifecycles idle for longer than the window.
     fn sweep(&mut self, now: Timestamp) {
         let limit = Timestamp(now.0.saturating_sub(self.window_ns));
-        let stale: Vec<(Arc<str>, u64)> = self
+        let stale: Vec<LifecycleKey> = self
             .lifecycles
             .iter()
             .filter(|(_, l)| l.last_ts < limit || l.closed && l.group.is_some())
@@ -178,6 +219,11 @@ impl Correlator {
                 self.close_group(i);
             }
         }
+        let lifecycles = &self.lifecycles;
+        self.at_nic.retain(|(switch, nic), entries| {
+            entries.retain(|&(ts, nbl)| is_current(lifecycles, switch, nic, ts, nbl));
+            !entries.is_empty()
+        });
         self.last_sweep = now;
     }
 
@@ -243,7 +289,7 @@ impl Correlator {
         // NIC, is that NBL's bytes.
         if let (Some(cpu), Some(nic)) = (input.cpu, &input.switch_nic) {
             let bound =
-                self.awaiting.get(&cpu).is_some_and(|a| &a.nic == nic && ts.nanos_since(a.ts) <= BIND_WINDOW_NS);
+                self.awaiting.get(&cpu).is_some_and(|a| *a.nic.0 == **nic && ts.nanos_since(a.ts) <= BIND_WINDOW_NS);
             if bound {
                 if let Some(a) = self.awaiting.remove(&cpu) {
                     self.bind(a.key, input.sighting, tuple, vni);
@@ -264,13 +310,7 @@ impl Correlator {
     }
 
     /// Gives a lifecycle its packet bytes: its hops join the packet's group.
-    fn bind(
-        &mut self,
-        key: (Arc<str>, u64),
-        sighting: Sighting,
-        tuple: Option<crate::packet::Tuple>,
-        vni: Option<u32>,
-    ) {
+    fn bind(&mut self, key: LifecycleKey, sighting: Sighting, tuple: Option<crate::packet::Tuple>, vni: Option<u32>) {
         let ts = sighting.ts;
         let Some(l) = self.lifecycles.get_mut(&key) else { return };
         if let Some(last) = l.pending.last_mut() {
@@ -282,7 +322,7 @@ impl Correlator {
         let group = match l.group {
             Some(g) => g,
             None => {
-                let point = l.last_nic.clone();
+                let point = l.last_nic.0.clone();
                 let g = self.group_for(ts, &sighting.decoded, &point, None, false);
                 let l = self.lifecycles.get_mut(&key).expect("lifecycle just seen");
                 l.group = Some(g);
@@ -295,12 +335,11 @@ impl Correlator {
         if let Some(grp) = self.groups[group].as_mut() {
             grp.path.hops.extend(hops);
             // The NBL event these bytes follow may already be in the group.
-            let nbl_hop = grp
-                .path
-                .hops
-                .iter_mut()
-                .rev()
-                .find(|h| h.nbl == Some(key.1) && h.switch.as_deref() == Some(key.0.as_ref()) && h.tuple.is_none());
+            let nbl_hop = grp.path.hops.iter_mut().rev().find(|h| {
+                h.nbl == Some(key.1)
+                    && h.switch.as_ref().is_some_and(|s| Arc::ptr_eq(s, &key.0 .0))
+                    && h.tuple.is_none()
+            });
             if let Some(h) = nbl_hop {
                 h.tuple = tuple;
                 h.vni = vni;
@@ -310,7 +349,7 @@ impl Correlator {
         }
     }
 
-    fn lifecycle_hop(&mut self, key: (Arc<str>, u64), hop: Hop, nic: Arc<str>, cpu: u32, opens: bool, closes: bool) {
+    fn lifecycle_hop(&mut self, key: LifecycleKey, hop: Hop, nic: Name, cpu: u32, opens: bool, closes: bool) {
         let ts = hop.ts;
         // A closed lifecycle takes no more hops: whatever event comes with
         // its pointer next (a receive, or the route of a NAT copy that got
@@ -338,11 +377,14 @@ impl Correlator {
             }
             None => l.pending.push(hop),
         }
+        if !closes {
+            self.at_nic.entry((key.0.clone(), nic.clone())).or_default().push((ts, key.1));
+        }
         self.awaiting.insert(cpu, AwaitingBytes { ts, key, nic });
     }
 
     /// A lifecycle whose pointer came back: what it had becomes its own path.
-    fn retire_lifecycle(&mut self, key: &(Arc<str>, u64)) {
+    fn retire_lifecycle(&mut self, key: &LifecycleKey) {
         if let Some(l) = self.lifecycles.remove(key) {
             if l.group.is_none() && !l.pending.is_empty() {
                 let g = self.new_group(l.last_ts, 0, None);
@@ -354,56 +396,55 @@ impl Correlator {
     /// A VmSwitch NBL event.
     pub fn push_nbl(&mut self, ts: Timestamp, cpu: u32, ev: &NblEvent) {
         self.maybe_sweep(ts);
-        let hop = |kind, point: Arc<str>, switch: Option<&vmswitch::Named>, nbl, to: Option<Arc<str>>, drop| Hop {
+        let hop = |kind, point: &Name, switch: Option<&Name>, nbl, to: Option<&Name>, drop| Hop {
             ts,
-            point,
+            point: point.0.clone(),
             kind,
             nbl,
-            switch: switch.map(label),
-            to,
+            switch: switch.map(|s| s.0.clone()),
+            to: to.map(|t| t.0.clone()),
             tuple: None,
             vni: None,
             drop,
         };
-        let mut synthetic = || {
-            self.next_synthetic_nbl += 1;
-            u64::MAX - self.next_synthetic_nbl
-        };
+        let switch = ev.switch().map(|s| self.label(s));
         match ev {
-            NblEvent::Receive { nic, switch, nbl } => {
-                let key = (label(switch), nbl.unwrap_or_else(&mut synthetic));
-                let h = hop(HopKind::Received, label(nic), Some(switch), *nbl, None, None);
-                self.lifecycle_hop(key, h, label(nic), cpu, true, false);
+            NblEvent::Receive { nic, nbl, .. } | NblEvent::Deliver { nic, nbl, .. } => {
+                let opens = matches!(ev, NblEvent::Receive { .. });
+                let kind = if opens { HopKind::Received } else { HopKind::Delivered };
+                let (switch, nic) = (switch.expect("switch event"), self.label(nic));
+                let key = (switch.clone(), nbl.unwrap_or_else(|| self.synthetic_nbl()));
+                let h = hop(kind, &nic, Some(&switch), *nbl, None, None);
+                self.lifecycle_hop(key, h, nic, cpu, opens, !opens);
             }
-            NblEvent::Route { from, to, switch, nbl } => {
-                let key = (label(switch), nbl.unwrap_or_else(&mut synthetic));
-                let h = hop(HopKind::Routed, label(from), Some(switch), *nbl, Some(label(to)), None);
-                self.lifecycle_hop(key, h, label(from), cpu, false, false);
+            NblEvent::Route { from, to, nbl, .. } => {
+                let (switch, from, to) = (switch.expect("switch event"), self.label(from), self.label(to));
+                let key = (switch.clone(), nbl.unwrap_or_else(|| self.synthetic_nbl()));
+                let h = hop(HopKind::Routed, &from, Some(&switch), *nbl, Some(&to), None);
+                self.lifecycle_hop(key, h, from, cpu, false, false);
             }
-            NblEvent::Deliver { nic, switch, nbl } => {
-                let key = (label(switch), nbl.unwrap_or_else(&mut synthetic));
-                let h = hop(HopKind::Delivered, label(nic), Some(switch), *nbl, None, None);
-                self.lifecycle_hop(key, h, label(nic), cpu, false, true);
-            }
-            NblEvent::ExtensionDrop { nic, switch, extension, reason } => {
+            NblEvent::ExtensionDrop { nic, extension, reason, .. } => {
+                let (switch, nic) = (switch.expect("switch event"), self.label(nic));
                 let note = DropNote { by: extension.label().to_string(), reason: reason.clone(), code: None };
-                let h = hop(HopKind::Dropped, label(nic), Some(switch), None, None, Some(note));
-                self.drop_from_nic(h, &label(switch), &label(nic));
+                let h = hop(HopKind::Dropped, &nic, Some(&switch), None, None, Some(note));
+                self.drop_from_nic(h, switch, nic);
             }
-            NblEvent::IncomingDrop { nic, switch, reason_code }
-            | NblEvent::OutgoingDrop { nic, switch, reason_code } => {
+            NblEvent::IncomingDrop { nic, switch: named, reason_code }
+            | NblEvent::OutgoingDrop { nic, switch: named, reason_code } => {
+                let (switch, nic) = (switch.expect("switch event"), self.label(nic));
                 let note = DropNote {
-                    by: switch.label().to_string(),
+                    by: named.label().to_string(),
                     reason: vmswitch::drop_reason(*reason_code).to_string(),
                     code: Some(*reason_code),
                 };
-                let h = hop(HopKind::Dropped, label(nic), Some(switch), None, None, Some(note));
-                self.drop_from_nic(h, &label(switch), &label(nic));
+                let h = hop(HopKind::Dropped, &nic, Some(&switch), None, None, Some(note));
+                self.drop_from_nic(h, switch, nic);
             }
-            NblEvent::Veto { extension, from, to, switch } => {
+            NblEvent::Veto { extension, from, to, .. } => {
+                let (switch, from, to) = (switch.expect("switch event"), self.label(from), self.label(to));
                 let note = DropNote { by: extension.clone(), reason: "delivery vetoed".to_string(), code: None };
-                let h = hop(HopKind::Vetoed, label(from), Some(switch), None, Some(label(to)), Some(note));
-                self.drop_from_nic(h, &label(switch), &label(from));
+                let h = hop(HopKind::Vetoed, &from, Some(&switch), None, Some(&to), Some(note));
+                self.drop_from_nic(h, switch, from);
             }
             NblEvent::QosDrop { reason_code } => {
                 let note = DropNote {
@@ -411,29 +452,41 @@ impl Correlator {
                     reason: format!("QoS reason {reason_code}"),
                     code: Some(*reason_code),
                 };
-                let h = hop(HopKind::Dropped, Arc::from("switch"), None, None, None, Some(note));
+                let point = self.intern("switch");
+                let h = hop(HopKind::Dropped, &point, None, None, None, Some(note));
                 let g = self.new_group(ts, 0, None);
                 self.add_hops(g, vec![h], ts);
             }
         }
     }
 
+    /// An NBL pointer for an event that carries none: unique, never a real one.
+    fn synthetic_nbl(&mut self) -> u64 {
+        self.next_synthetic_nbl += 1;
+        u64::MAX - self.next_synthetic_nbl
+    }
+
     /// Drop events name no NBL: the packet is the newest open lifecycle on
     /// that switch last seen at that NIC.
-    fn drop_from_nic(&mut self, hop: Hop, switch: &Arc<str>, nic: &Arc<str>) {
+    fn drop_from_nic(&mut self, hop: Hop, switch: Name, nic: Name) {
         let ts = hop.ts;
-        let key = self
-            .lifecycles
-            .iter()
-            .filter(|((s, _), l)| {
-                s == switch && &l.last_nic == nic && !l.closed && ts.nanos_since(l.last_ts) <= self.window_ns
-            })
-            .max_by_key(|(_, l)| l.last_ts)
-            .map(|(k, _)| k.clone());
-        match key {
-            Some(k) => {
+        let window = self.window_ns;
+        let lifecycles = &self.lifecycles;
+        let found = self.at_nic.get_mut(&(switch.clone(), nic.clone())).and_then(|entries| {
+            // Newest first; stale entries at the end are dropped on the way.
+            while let Some(&(seen, nbl)) = entries.last() {
+                if is_current(lifecycles, &switch, &nic, seen, nbl) {
+                    // The newest open one; if it is too old, older ones are older still.
+                    return (ts.nanos_since(seen) <= window).then_some(nbl);
+                }
+                entries.pop();
+            }
+            None
+        });
+        match found {
+            Some(nbl) => {
                 let cpu = u32::MAX; // no fragment follows a drop
-                self.lifecycle_hop(k, hop, nic.clone(), cpu, false, true);
+                self.lifecycle_hop((switch, nbl), hop, nic, cpu, false, true);
                 self.awaiting.remove(&cpu);
             }
             None => {
@@ -442,4 +495,15 @@ impl Correlator {
             }
         }
     }
+}
+
+/// Is this `at_nic` entry still the lifecycle's latest position?
+fn is_current(
+    lifecycles: &FxHashMap<LifecycleKey, Lifecycle>,
+    switch: &Name,
+    nic: &Name,
+    seen: Timestamp,
+    nbl: u64,
+) -> bool {
+    lifecycles.get(&(switch.clone(), nbl)).is_some_and(|l| !l.closed && l.last_ts == seen && &l.last_nic == nic)
 }

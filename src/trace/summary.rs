@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use rustc_hash::FxHashMap;
+
 use super::path::{HopKind, PacketPath};
 use crate::packet::Tuple;
 use crate::time::Timestamp;
@@ -53,29 +55,81 @@ pub struct Summary {
     pub paths: Vec<ListedPath>,
     pub paths_not_listed: u64,
     pub rewrites: Vec<Rewrite>,
+    /// Where each (before, after, point) is in `rewrites`.
+    rewrite_index: FxHashMap<(Tuple, Tuple, String), usize>,
     pub drops: Vec<Drop>,
-    latency: BTreeMap<(String, String), Vec<f64>>,
+    latency: FxHashMap<(Place, Place), Histogram>,
 }
 
 /// Where a hop happened, for latency keys: the switch for switch events,
-/// the capture point otherwise.
-fn place(h: &super::path::Hop) -> String {
+/// the capture point otherwise. Shown as `kind@where`.
+type Place = (HopKind, Arc<str>);
+
+fn place(h: &super::path::Hop) -> Place {
     let at = match (&h.switch, h.kind) {
-        (Some(s), HopKind::Received | HopKind::Routed | HopKind::Delivered | HopKind::Dropped | HopKind::Vetoed) => {
-            s.as_ref()
-        }
-        _ => h.point.as_ref(),
+        (Some(s), HopKind::Received | HopKind::Routed | HopKind::Delivered | HopKind::Dropped | HopKind::Vetoed) => s,
+        _ => &h.point,
     };
-    format!("{}@{}", h.kind.name(), at)
+    (h.kind, at.clone())
 }
 
-/// Nearest-rank percentile of sorted samples.
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
+fn place_name(p: &Place) -> String {
+    format!("{}@{}", p.0.name(), p.1)
+}
+
+/// Distinct values a latency histogram keeps at full resolution; past
+/// this it halves its resolution, so memory stays bounded however long
+/// the capture.
+const HISTOGRAM_MAX_VALUES: usize = 1 << 14;
+
+/// Hop-to-hop times in nanoseconds, counted per value: exact (and so exact
+/// percentiles) while a hop pair has fewer than [`HISTOGRAM_MAX_VALUES`]
+/// distinct times, bounded in size after that.
+#[derive(Debug, Default, Clone)]
+struct Histogram {
+    /// Value >> shift -> count.
+    counts: BTreeMap<i64, u64>,
+    shift: u32,
+    total: u64,
+    max_ns: i64,
+}
+
+impl Histogram {
+    fn add(&mut self, ns: i64, count: u64) {
+        *self.counts.entry(ns >> self.shift).or_default() += count;
+        self.max_ns = if self.total == 0 { ns } else { self.max_ns.max(ns) };
+        self.total += count;
+        while self.counts.len() > HISTOGRAM_MAX_VALUES {
+            self.shift += 1;
+            let old = std::mem::take(&mut self.counts);
+            for (k, c) in old {
+                *self.counts.entry(k >> 1).or_default() += c;
+            }
+        }
     }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
+
+    fn merge(&mut self, other: &Histogram) {
+        for (&k, &c) in &other.counts {
+            self.add(k << other.shift, c);
+        }
+        self.max_ns = self.max_ns.max(other.max_ns);
+    }
+
+    /// Nearest-rank percentile in microseconds.
+    fn percentile_us(&self, p: f64) -> f64 {
+        if self.total == 0 {
+            return 0.0;
+        }
+        let rank = (((p / 100.0) * self.total as f64).ceil() as u64).clamp(1, self.total);
+        let mut seen = 0;
+        for (&k, &c) in &self.counts {
+            seen += c;
+            if seen >= rank {
+                return (k << self.shift).min(self.max_ns) as f64 / 1000.0;
+            }
+        }
+        self.max_ns as f64 / 1000.0
+    }
 }
 
 impl Summary {
@@ -100,8 +154,9 @@ impl Summary {
                         (None, None) => format!("{} -> {}", prev.point, h.point),
                     };
                     let ids: Vec<u64> = [flow_of(&prev.tuple), flow_of(&h.tuple)].into_iter().flatten().collect();
-                    match self.rewrites.iter_mut().find(|r| r.before == before && r.after == now && r.point == point) {
-                        Some(r) => {
+                    match self.rewrite_index.get(&(before, now, point.clone())) {
+                        Some(&i) => {
+                            let r = &mut self.rewrites[i];
                             r.packets += 1;
                             for id in ids {
                                 if !r.flow_ids.contains(&id) {
@@ -109,7 +164,10 @@ impl Summary {
                                 }
                             }
                         }
-                        None => self.rewrites.push(Rewrite { before, after: now, point, packets: 1, flow_ids: ids }),
+                        None => {
+                            self.rewrite_index.insert((before, now, point.clone()), self.rewrites.len());
+                            self.rewrites.push(Rewrite { before, after: now, point, packets: 1, flow_ids: ids });
+                        }
                     }
                 }
             }
@@ -135,14 +193,14 @@ impl Summary {
         }
         // Time between consecutive hops, and through each switch.
         for w in path.hops.windows(2) {
-            self.latency.entry((place(&w[0]), place(&w[1]))).or_default().push(w[1].ts.micros_since(w[0].ts));
+            self.latency.entry((place(&w[0]), place(&w[1]))).or_default().add(w[1].ts.nanos_since(w[0].ts), 1);
         }
         let received = path.hops.iter().position(|h| h.kind == HopKind::Received);
         let delivered = path.hops.iter().rposition(|h| h.kind == HopKind::Delivered);
         if let (Some(a), Some(b)) = (received, delivered) {
             if b > a + 1 && path.hops[a].switch == path.hops[b].switch {
                 let (ha, hb) = (&path.hops[a], &path.hops[b]);
-                self.latency.entry((place(ha), place(hb))).or_default().push(hb.ts.micros_since(ha.ts));
+                self.latency.entry((place(ha), place(hb))).or_default().add(hb.ts.nanos_since(ha.ts), 1);
             }
         }
         if path.hops.len() > 1 {
@@ -176,39 +234,35 @@ impl Summary {
                 d.point = n;
             }
         }
-        let rename_key = |k: &str| -> String {
-            match k.split_once('@') {
-                Some((kind, at)) => match renames.iter().find(|(from, _)| from.as_ref() == at) {
-                    Some((_, to)) => format!("{kind}@{to}"),
-                    None => k.to_string(),
-                },
-                None => k.to_string(),
+        let rename = |p: Place| -> Place {
+            match renames.iter().find(|(from, _)| *from == p.1) {
+                Some((_, to)) => (p.0, Arc::from(to.as_str())),
+                None => p,
             }
         };
         let old = std::mem::take(&mut self.latency);
-        for ((a, b), v) in old {
-            self.latency.entry((rename_key(&a), rename_key(&b))).or_default().extend(v);
+        for ((a, b), h) in old {
+            self.latency.entry((rename(a), rename(b))).or_default().merge(&h);
         }
     }
 
     /// Latency per hop pair, in the order of their names.
     pub fn latency(&self) -> Vec<HopLatency> {
-        self.latency
+        let mut rows: Vec<HopLatency> = self
+            .latency
             .iter()
-            .map(|((from, to), samples)| {
-                let mut s = samples.clone();
-                s.sort_by(|a, b| a.total_cmp(b));
-                HopLatency {
-                    from: from.clone(),
-                    to: to.clone(),
-                    count: s.len() as u64,
-                    p50_us: percentile(&s, 50.0),
-                    p90_us: percentile(&s, 90.0),
-                    p99_us: percentile(&s, 99.0),
-                    max_us: s.last().copied().unwrap_or(0.0),
-                }
+            .map(|((from, to), h)| HopLatency {
+                from: place_name(from),
+                to: place_name(to),
+                count: h.total,
+                p50_us: h.percentile_us(50.0),
+                p90_us: h.percentile_us(90.0),
+                p99_us: h.percentile_us(99.0),
+                max_us: h.max_ns as f64 / 1000.0,
             })
-            .collect()
+            .collect();
+        rows.sort_by(|a, b| (&a.from, &a.to).cmp(&(&b.from, &b.to)));
+        rows
     }
 }
 
@@ -218,8 +272,28 @@ mod tests {
 
     #[test]
     fn nearest_rank() {
-        let s: Vec<f64> = (1..=100).map(f64::from).collect();
-        assert_eq!((percentile(&s, 50.0), percentile(&s, 99.0), percentile(&s, 100.0)), (50.0, 99.0, 100.0));
-        assert_eq!(percentile(&[7.0], 90.0), 7.0);
+        let mut h = Histogram::default();
+        for v in 1..=100 {
+            h.add(v * 1000, 1);
+        }
+        assert_eq!((h.percentile_us(50.0), h.percentile_us(99.0), h.percentile_us(100.0)), (50.0, 99.0, 100.0));
+        let mut one = Histogram::default();
+        one.add(7000, 1);
+        assert_eq!(one.percentile_us(90.0), 7.0);
+    }
+
+    #[test]
+    fn histogram_stays_bounded_and_close() {
+        let mut h = Histogram::default();
+        let n = 4 * HISTOGRAM_MAX_VALUES as i64;
+        for v in 0..n {
+            h.add(v * 7, 1);
+        }
+        assert!(h.counts.len() <= HISTOGRAM_MAX_VALUES);
+        assert_eq!((h.total, h.max_ns), (n as u64, (n - 1) * 7));
+        // Coarser, but within one bucket of the exact median.
+        let exact = ((n / 2 - 1) * 7) as f64 / 1000.0;
+        let bucket = (1i64 << h.shift) as f64 / 1000.0;
+        assert!((h.percentile_us(50.0) - exact).abs() <= bucket, "{} vs {exact}", h.percentile_us(50.0));
     }
 }

@@ -70,21 +70,20 @@ impl<'a> Fields<'a> {
     /// it is, since writers cut payloads short.
     pub fn wstr(&mut self) -> Option<String> {
         let rest = self.rest();
-        let mut units = Vec::new();
-        let mut used = 0;
-        for pair in rest.chunks_exact(2) {
-            used += 2;
-            let u = u16::from_le_bytes([pair[0], pair[1]]);
-            if u == 0 {
-                self.pos += used;
-                return Some(String::from_utf16_lossy(&units));
-            }
-            units.push(u);
-        }
-        if rest.len() % 2 != 0 && units.is_empty() {
-            return None;
-        }
+        let end = rest.chunks_exact(2).position(|p| p == [0, 0]);
+        let (text, used) = match end {
+            Some(units) => (&rest[..units * 2], units * 2 + 2),
+            None if rest.len() == 1 => return None,
+            None => (&rest[..rest.len() & !1], rest.len() & !1),
+        };
         self.pos += used;
+        // Names in these events are almost always ASCII: build those without
+        // the detour through UTF-16 code units.
+        if text.chunks_exact(2).all(|p| p[1] == 0 && p[0] < 0x80) {
+            let ascii: Vec<u8> = text.iter().step_by(2).copied().collect();
+            return String::from_utf8(ascii).ok();
+        }
+        let units: Vec<u16> = text.chunks_exact(2).map(|p| u16::from_le_bytes([p[0], p[1]])).collect();
         Some(String::from_utf16_lossy(&units))
     }
 
