@@ -13,12 +13,22 @@ use crate::event::{CapturePoint, EventKind};
 use crate::flow::FlowTable;
 use crate::packet::{self, DecodeConfig, Stop};
 use crate::time::Timestamp;
+use crate::trace::correlate::DEFAULT_WINDOW_NS;
 use crate::trace::summary::Summary;
 use crate::trace::{CaptureInput, Correlator, DropNote, Sighting};
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct AnalyzeOptions {
     pub decode: DecodeConfig,
+    /// Packet paths that may be open at once (0: no limit); see
+    /// [`crate::trace::correlate::DEFAULT_MAX_OPEN`].
+    pub max_open: usize,
+}
+
+impl Default for AnalyzeOptions {
+    fn default() -> Self {
+        AnalyzeOptions { decode: DecodeConfig::default(), max_open: crate::trace::correlate::DEFAULT_MAX_OPEN }
+    }
 }
 
 /// What one input held.
@@ -173,10 +183,11 @@ pub fn analyze_with_progress(
         }
     }
     let mut sinks = Sinks { flows: &mut flows, paths: &mut followed, health: &mut health };
+    let mut closed_early = 0;
     if merged {
         // One timeline: the captures' events interleaved by (corrected) time
         // through one correlator, so a packet seen by two hosts is one path.
-        let mut correlator = Correlator::default();
+        let mut correlator = Correlator::with_max_open(DEFAULT_WINDOW_NS, opts.max_open);
         let mut heads: Vec<Option<Item>> = readings.iter_mut().map(|r| r.next_item(opts, false, progress)).collect();
         loop {
             let next = heads.iter().enumerate().filter_map(|(i, h)| h.as_ref().map(|h| (h.ts(), i))).min();
@@ -187,15 +198,24 @@ pub fn analyze_with_progress(
             fold_paths(correlator.drain_closed(), &mut sinks);
         }
         fold_paths(correlator.finish(), &mut sinks);
+        closed_early += correlator.closed_early();
     } else {
         for r in &mut readings {
-            let mut correlator = Correlator::default();
+            let mut correlator = Correlator::with_max_open(DEFAULT_WINDOW_NS, opts.max_open);
             while let Some(item) = r.next_item(opts, true, progress) {
                 item.feed(&mut correlator, &mut sinks);
                 fold_paths(correlator.drain_closed(), &mut sinks);
             }
             fold_paths(correlator.finish(), &mut sinks);
+            closed_early += correlator.closed_early();
         }
+    }
+    if closed_early > 0 {
+        sinks.health.notes.push(format!(
+            "{closed_early} packet paths were closed before their time window ended: more than {} were open at once \
+             (a later hop of such a packet starts a new path; raise --max-open, 0 for no limit)",
+            opts.max_open
+        ));
     }
     for r in readings {
         captures.push(r.finish(&mut sinks));

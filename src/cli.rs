@@ -350,6 +350,11 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "PORT")]
     pub geneve_port: Vec<u16>,
 
+    /// Packet paths followed at once at most (memory: about 3 KB each); past
+    /// it the oldest close early, with a warning. 0: no limit
+    #[arg(long, value_name = "N", default_value_t = crate::trace::correlate::DEFAULT_MAX_OPEN)]
+    pub max_open: usize,
+
     /// Print no warnings on standard error (the exit status still reports damage)
     #[arg(short, long)]
     pub quiet: bool,

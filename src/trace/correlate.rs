@@ -24,6 +24,10 @@ use crate::time::Timestamp;
 /// How long an open path waits for more hops: longer than any switch or
 /// stack keeps a packet, far shorter than a retransmission timeout.
 pub const DEFAULT_WINDOW_NS: i64 = 200_000_000;
+/// Packets whose paths may be open at once, by default: about 200 MB of
+/// path state; a host switching more than this within the window gets its
+/// oldest paths closed early (and a warning) rather than unbounded memory.
+pub const DEFAULT_MAX_OPEN: usize = 1 << 16;
 /// A fragment binds to the NBL event before it when it follows within this.
 const BIND_WINDOW_NS: i64 = 5_000;
 
@@ -90,6 +94,11 @@ struct AwaitingBytes {
 
 pub struct Correlator {
     window_ns: i64,
+    /// Open paths allowed before the oldest are closed early (0: no limit).
+    max_open: usize,
+    open: usize,
+    /// Paths closed early because `max_open` were open.
+    closed_early: u64,
     groups: Vec<Option<Group>>,
     free: Vec<usize>,
     by_invariant: FxHashMap<u64, usize>,
@@ -115,8 +124,15 @@ impl Default for Correlator {
 
 impl Correlator {
     pub fn new(window_ns: i64) -> Self {
+        Self::with_max_open(window_ns, DEFAULT_MAX_OPEN)
+    }
+
+    pub fn with_max_open(window_ns: i64, max_open: usize) -> Self {
         Correlator {
             window_ns,
+            max_open,
+            open: 0,
+            closed_early: 0,
             groups: Vec::new(),
             free: Vec::new(),
             by_invariant: FxHashMap::default(),
@@ -158,7 +174,16 @@ impl Correlator {
         self.drain_closed()
     }
 
+    /// Paths closed before their window ended because too many were open.
+    pub fn closed_early(&self) -> u64 {
+        self.closed_early
+    }
+
     fn new_group(&mut self, ts: Timestamp, invariant: u64, same_packet: Option<u64>) -> usize {
+        if self.max_open > 0 && self.open >= self.max_open {
+            self.close_oldest_half();
+        }
+        self.open += 1;
         let g = Group { path: PacketPath::default(), last_ts: ts, invariant, same_packet };
         let i = match self.free.pop() {
             Some(i) => {
@@ -181,6 +206,7 @@ impl Correlator {
 
     fn close_group(&mut self, i: usize) {
         let Some(g) = self.groups[i].take() else { return };
+        self.open -= 1;
         if self.by_invariant.get(&g.invariant) == Some(&i) {
             self.by_invariant.remove(&g.invariant);
         }
@@ -225,6 +251,24 @@ impl Correlator {
             !entries.is_empty()
         });
         self.last_sweep = now;
+    }
+
+    /// Closes the older half of the open paths (and their lifecycles), as a
+    /// sweep would once the window had passed them.
+    fn close_oldest_half(&mut self) {
+        let mut ages: Vec<Timestamp> = self.groups.iter().flatten().map(|g| g.last_ts).collect();
+        if ages.is_empty() {
+            return;
+        }
+        let mid = ages.len() / 2;
+        let (_, &mut cutoff, _) = ages.select_nth_unstable(mid);
+        let before = self.open;
+        let saved = self.last_sweep;
+        // Everything idle since before `cutoff` (and `cutoff` itself, so
+        // that ties cannot stall) closes.
+        self.sweep(Timestamp(cutoff.0.saturating_add(1).saturating_add(self.window_ns)));
+        self.last_sweep = saved;
+        self.closed_early += (before - self.open) as u64;
     }
 
     fn maybe_sweep(&mut self, now: Timestamp) {

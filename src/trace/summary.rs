@@ -206,6 +206,10 @@ impl Summary {
         if path.hops.len() > 1 {
             if self.paths.len() < MAX_LISTED_PATHS {
                 let flow_id = path.hops.iter().find_map(|h| flow_of(&h.tuple));
+                // The flow table has counted the sightings; a listed path
+                // shows its hops, and keeping the decoded packets of ten
+                // thousand paths would cost tens of megabytes.
+                let path = PacketPath { hops: path.hops, sightings: Vec::new() };
                 self.paths.push(ListedPath { path, flow_id });
             } else {
                 self.paths_not_listed += 1;
