@@ -73,22 +73,25 @@ fn run_analyze(args: AnalyzeArgs) -> i32 {
             _ => true,
         });
     }
-    let text = match args.format {
-        OutputFormat::Json => report::json::render(&report),
-        OutputFormat::Csv => report::csv::render(&report, sections[0]),
-        OutputFormat::Table => table::render(
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    let written = match args.format {
+        OutputFormat::Json => report::json::write(&report, &mut out),
+        OutputFormat::Csv => out.write_all(report::csv::render(&report, sections[0]).as_bytes()),
+        OutputFormat::Table => table::write(
             &report,
             &sections,
-            table::TableOptions { style: table::Style::Terminal, fit_to_terminal: std::io::stdout().is_terminal() },
+            table::TableOptions { style: table::Style::Terminal, fit_to_terminal: stdout.is_terminal() },
+            &mut out,
         ),
-        OutputFormat::Markdown => table::render(
+        OutputFormat::Markdown => table::write(
             &report,
             &sections,
             table::TableOptions { style: table::Style::Markdown, fit_to_terminal: false },
+            &mut out,
         ),
     };
-    let mut out = std::io::stdout().lock();
-    if let Err(e) = out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+    if let Err(e) = written.and_then(|_| out.flush()) {
         if e.kind() != std::io::ErrorKind::BrokenPipe {
             eprintln!("overlay-trace: cannot write the report: {e}");
             return cli::EXIT_UNREADABLE;

@@ -1,6 +1,14 @@
 //! The JSON report (schema v1): one object, keys always present.
 
+use std::io::{self, Write};
+
 use super::Report;
+
+/// [`render`] straight to a writer, without the whole text in memory.
+pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, report).map_err(io::Error::other)?;
+    out.write_all(b"\n")
+}
 
 pub fn render(report: &Report) -> String {
     // Serialising plain data with string keys cannot fail.

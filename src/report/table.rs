@@ -5,11 +5,14 @@
 //! piped, nothing is wrapped.
 
 use std::fmt::Write as _;
+use std::io::{self, Write};
 
 use comfy_table::{presets, CellAlignment, ColumnConstraint, ContentArrangement, Table, Width};
 
 use super::{FlowRow, Report, Section, TunnelRow};
 use crate::time::Timestamp;
+
+mod plain;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Style {
@@ -328,26 +331,34 @@ fn render_grid(g: &Grid, opts: TableOptions) -> String {
 
 /// All requested sections, each under its name.
 pub fn render(report: &Report, sections: &[Section], opts: TableOptions) -> String {
-    let mut out = String::new();
+    let mut out = Vec::new();
+    // Writing to memory cannot fail.
+    let _ = write(report, sections, opts, &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// [`render`] straight to a writer: a report of a million flows is not
+/// first built as one string.
+pub fn write(report: &Report, sections: &[Section], opts: TableOptions, out: &mut dyn Write) -> io::Result<()> {
     for (i, &s) in sections.iter().enumerate() {
         if i > 0 {
-            out.push('\n');
+            out.write_all(b"\n")?;
         }
         let g = grid(report, s);
         match opts.style {
-            Style::Terminal => {
-                let _ = writeln!(out, "{} ({})", s.name().to_uppercase(), g.rows.len());
-            }
-            Style::Markdown => {
-                let _ = writeln!(out, "## {}\n", s.name());
-            }
+            Style::Terminal => writeln!(out, "{} ({})", s.name().to_uppercase(), g.rows.len())?,
+            Style::Markdown => writeln!(out, "## {}\n", s.name())?,
         }
         if g.rows.is_empty() {
-            let _ = writeln!(out, "(none)");
+            writeln!(out, "(none)")?;
             continue;
         }
-        out.push_str(&render_grid(&g, opts));
-        out.push('\n');
+        if opts.fit_to_terminal && opts.style == Style::Terminal {
+            out.write_all(render_grid(&g, opts).as_bytes())?;
+            out.write_all(b"\n")?;
+        } else {
+            plain::write_grid(&g, opts.style, out)?;
+        }
     }
-    out
+    Ok(())
 }

@@ -24,10 +24,10 @@ use crate::time::Timestamp;
 /// How long an open path waits for more hops: longer than any switch or
 /// stack keeps a packet, far shorter than a retransmission timeout.
 pub const DEFAULT_WINDOW_NS: i64 = 200_000_000;
-/// Packets whose paths may be open at once, by default: about 200 MB of
+/// Packets whose paths may be open at once, by default: about 50 MB of
 /// path state; a host switching more than this within the window gets its
 /// oldest paths closed early (and a warning) rather than unbounded memory.
-pub const DEFAULT_MAX_OPEN: usize = 1 << 16;
+pub const DEFAULT_MAX_OPEN: usize = 1 << 14;
 /// A fragment binds to the NBL event before it when it follows within this.
 const BIND_WINDOW_NS: i64 = 5_000;
 
