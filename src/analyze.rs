@@ -12,6 +12,7 @@ use crate::error::CaptureError;
 use crate::event::{CapturePoint, EventKind};
 use crate::flow::FlowTable;
 use crate::packet::{self, DecodeConfig, Stop};
+use crate::pipeline;
 use crate::time::Timestamp;
 use crate::trace::correlate::DEFAULT_WINDOW_NS;
 use crate::trace::summary::Summary;
@@ -20,6 +21,9 @@ use crate::trace::{CaptureInput, Correlator, DropNote, Sighting};
 #[derive(Debug, Clone)]
 pub struct AnalyzeOptions {
     pub decode: DecodeConfig,
+    /// Threads that decode packets (0: one per core, 1: all on the calling
+    /// thread). The results are the same whatever the number.
+    pub threads: usize,
     /// Packet paths that may be open at once (0: no limit); see
     /// [`crate::trace::correlate::DEFAULT_MAX_OPEN`].
     pub max_open: usize,
@@ -27,7 +31,11 @@ pub struct AnalyzeOptions {
 
 impl Default for AnalyzeOptions {
     fn default() -> Self {
-        AnalyzeOptions { decode: DecodeConfig::default(), max_open: crate::trace::correlate::DEFAULT_MAX_OPEN }
+        AnalyzeOptions {
+            decode: DecodeConfig::default(),
+            threads: 0,
+            max_open: crate::trace::correlate::DEFAULT_MAX_OPEN,
+        }
     }
 }
 
@@ -90,16 +98,32 @@ impl Analysis {
 /// example, so that a capture with a short snap length gives one line and not
 /// thousands.
 #[derive(Default)]
-struct StopTally {
+pub(crate) struct StopTally {
     entries: Vec<(Stop, u64, u64, u64)>, // (reason, count, first packet number, first offset)
 }
 
 impl StopTally {
-    fn add(&mut self, stop: Stop, packet_no: u64, offset: u64) {
+    pub(crate) fn add(&mut self, stop: Stop, packet_no: u64, offset: u64) {
         match self.entries.iter_mut().find(|e| e.0 == stop) {
             Some(e) => e.1 += 1,
             None => self.entries.push((stop, 1, packet_no, offset)),
         }
+    }
+
+    /// Adds the counts of another tally (of other packets of the capture).
+    pub(crate) fn merge(&mut self, other: StopTally) {
+        for (stop, count, first, offset) in other.entries {
+            match self.entries.iter_mut().find(|e| e.0 == stop) {
+                Some(e) => {
+                    e.1 += count;
+                    if first < e.2 {
+                        (e.2, e.3) = (first, offset);
+                    }
+                }
+                None => self.entries.push((stop, count, first, offset)),
+            }
+        }
+        self.entries.sort_by_key(|e| e.2);
     }
 
     fn into_notes(self, path: &Path) -> Vec<String> {
@@ -202,6 +226,13 @@ pub fn analyze_with_progress(
     } else {
         for r in &mut readings {
             let mut correlator = Correlator::with_max_open(DEFAULT_WINDOW_NS, opts.max_open);
+            if opts.threads != 1 && r.map_span.is_some() {
+                // Decode on all cores until the capture needs correlating
+                // (a second capture point), then go on here.
+                if let Some(item) = pipeline::run(r, opts, sinks.flows, progress) {
+                    item.feed(&mut correlator, &mut sinks);
+                }
+            }
             while let Some(item) = r.next_item(opts, true, progress) {
                 item.feed(&mut correlator, &mut sinks);
                 fold_paths(correlator.drain_closed(), &mut sinks);
@@ -284,7 +315,7 @@ fn clock_offsets(
 /// every packet becomes one, and an allocation each would cost more than
 /// moving a few hundred bytes.
 #[allow(clippy::large_enum_variant)]
-enum Item {
+pub(crate) enum Item {
     /// A packet that needs no correlation (one capture point, no switch
     /// events): straight to the flow table.
     Direct {
@@ -306,7 +337,7 @@ impl Item {
         }
     }
 
-    fn feed(self, correlator: &mut Correlator, sinks: &mut Sinks<'_>) {
+    pub(crate) fn feed(self, correlator: &mut Correlator, sinks: &mut Sinks<'_>) {
         match self {
             Item::Direct { ts, point, decoded, frame_len, same } => {
                 sinks.flows.observe(ts, point, &decoded, frame_len, same)
@@ -335,7 +366,7 @@ impl CaptureSummary {
 }
 
 /// Reading one capture: its events become items, its counters its summary.
-struct Reading {
+pub(crate) struct Reading {
     index: u32,
     capture: Capture,
     summary: CaptureSummary,
@@ -348,12 +379,24 @@ struct Reading {
     etl: bool,
     os_build: u32,
     done: bool,
+    /// Address range of the capture's memory map: packets inside it can be
+    /// handed to decoding threads as offsets instead of copies.
+    map_span: Option<(usize, usize)>,
+}
+
+/// What reading gives next on the parallel path. Not boxed, like [`Item`].
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Next {
+    /// A packet of a single-point capture, not yet decoded.
+    Direct(pipeline::PacketRef),
+    Item(Item),
 }
 
 impl Reading {
     fn new(index: u32, capture: Capture, summary: CaptureSummary, prefix: Option<String>, offset_ns: i64) -> Self {
         let etl = capture.format == Format::Etl;
         let os_build = capture.os_build();
+        let map_span = capture.map().map(|m| (m.as_ptr() as usize, m.len()));
         Reading {
             index,
             capture,
@@ -365,6 +408,7 @@ impl Reading {
             etl,
             os_build,
             done: false,
+            map_span,
         }
     }
 
@@ -377,6 +421,26 @@ impl Reading {
         direct_ok: bool,
         progress: &mut dyn FnMut(Progress),
     ) -> Option<Item> {
+        match self.next(opts, direct_ok, false, progress)? {
+            Next::Item(item) => Some(item),
+            Next::Direct(_) => unreachable!("packets are only deferred when asked"),
+        }
+    }
+
+    /// Like [`next_item`](Self::next_item), but a packet that needs no
+    /// correlation and lies in the capture's memory map comes back
+    /// undecoded, for the decoding threads.
+    pub(crate) fn next_deferred(&mut self, opts: &AnalyzeOptions, progress: &mut dyn FnMut(Progress)) -> Option<Next> {
+        self.next(opts, true, true, progress)
+    }
+
+    fn next(
+        &mut self,
+        opts: &AnalyzeOptions,
+        direct_ok: bool,
+        defer: bool,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Option<Next> {
         loop {
             if self.done {
                 return None;
@@ -403,21 +467,41 @@ impl Reading {
             s.last_seen = Some(s.last_seen.map_or(ts, |t| t.max(ts)));
             let p = match &event.kind {
                 EventKind::Packet(p) => p,
-                EventKind::Nbl(n) => return Some(Item::Nbl(ts, event.etw.map_or(0, |r| r.cpu), Box::new(n.clone()))),
+                EventKind::Nbl(n) => {
+                    return Some(Next::Item(Item::Nbl(ts, event.etw.map_or(0, |r| r.cpu), Box::new(n.clone()))))
+                }
                 EventKind::Pktmon(_) | EventKind::Other => continue,
             };
             s.packets += 1;
-            let decoded = packet::decode(p.link, p.data, &opts.decode);
-            if let Some(stop) = decoded.stopped {
-                self.stops.add(stop, s.packets, event.offset);
-            }
             let frame_len = p.orig_len.max(p.data.len() as u32);
             let point = (self.index, event.point);
             // One capture point and no switch events: every packet is seen
             // once, so it goes straight to the flow table.
-            if direct_ok && !self.etl && points.len() <= 1 {
+            let direct = direct_ok && !self.etl && points.len() <= 1;
+            if direct && defer {
+                let at = p.data.as_ptr() as usize;
+                if let Some((base, len)) = self.map_span.filter(|&(b, l)| at >= b && at + p.data.len() <= b + l) {
+                    let _ = len;
+                    return Some(Next::Direct(pipeline::PacketRef {
+                        ts,
+                        point,
+                        link: p.link,
+                        start: at - base,
+                        len: p.data.len() as u32,
+                        frame_len,
+                        same: same_packet_key(&p.meta),
+                        packet_no: s.packets,
+                        offset: event.offset,
+                    }));
+                }
+            }
+            let decoded = packet::decode(p.link, p.data, &opts.decode);
+            if let Some(stop) = decoded.stopped {
+                self.stops.add(stop, s.packets, event.offset);
+            }
+            if direct {
                 let same = same_packet_key(&p.meta);
-                return Some(Item::Direct { ts, point, decoded, frame_len, same });
+                return Some(Next::Item(Item::Direct { ts, point, decoded, frame_len, same }));
             }
             while self.names.len() < points.len() {
                 let name = &points[self.names.len()].name;
@@ -436,7 +520,7 @@ impl Reading {
                 reason: pktmon::drop_reason(a.drop_reason, self.os_build),
                 code: Some(a.drop_reason),
             });
-            return Some(Item::Capture(Box::new(CaptureInput {
+            return Some(Next::Item(Item::Capture(Box::new(CaptureInput {
                 sighting: Sighting { ts, point, decoded, frame_len },
                 point_name,
                 cpu: event.etw.map(|r| r.cpu),
@@ -444,8 +528,16 @@ impl Reading {
                 same_packet: same_packet_key(&p.meta),
                 appearance: p.meta.pktmon.is_some(),
                 drop,
-            })));
+            }))));
         }
+    }
+
+    pub(crate) fn map(&self) -> Option<Arc<memmap2::Mmap>> {
+        self.capture.map().cloned()
+    }
+
+    pub(crate) fn add_stops(&mut self, stops: StopTally) {
+        self.stops.merge(stops);
     }
 
     /// Health and point names once the capture is read.
@@ -497,10 +589,10 @@ fn same_packet_key(meta: &crate::event::PacketMeta<'_>) -> Option<u64> {
 }
 
 /// Where one capture's results go.
-struct Sinks<'a> {
-    flows: &'a mut FlowTable,
-    paths: &'a mut Summary,
-    health: &'a mut Health,
+pub(crate) struct Sinks<'a> {
+    pub(crate) flows: &'a mut FlowTable,
+    pub(crate) paths: &'a mut Summary,
+    pub(crate) health: &'a mut Health,
 }
 
 fn fold_paths(closed: Vec<crate::trace::PacketPath>, sinks: &mut Sinks<'_>) {

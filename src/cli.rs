@@ -350,6 +350,10 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "PORT")]
     pub geneve_port: Vec<u16>,
 
+    /// Threads decoding packets (0: one per core; 1: none besides the main one)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub threads: usize,
+
     /// Packet paths followed at once at most (memory: about 3 KB each); past
     /// it the oldest close early, with a warning. 0: no limit
     #[arg(long, value_name = "N", default_value_t = crate::trace::correlate::DEFAULT_MAX_OPEN)]

@@ -18,6 +18,7 @@ pub mod event;
 pub mod flow;
 pub mod generate;
 pub mod packet;
+mod pipeline;
 pub mod report;
 pub mod time;
 pub mod trace;

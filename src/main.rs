@@ -46,6 +46,7 @@ fn run_analyze(args: AnalyzeArgs) -> i32 {
     opts.decode.vxlan_ports.extend(&args.vxlan_port);
     opts.decode.geneve_ports.extend(&args.geneve_port);
     opts.max_open = args.max_open;
+    opts.threads = args.threads;
 
     let mut sections: Vec<Section> = if args.section.is_empty() { Section::ALL.to_vec() } else { args.section.clone() };
     sections.sort();

@@ -18,6 +18,8 @@ mod generate;
 mod man;
 #[path = "suite/manifest.rs"]
 mod manifest;
+#[path = "suite/parallel.rs"]
+mod parallel;
 #[path = "suite/pcapng.rs"]
 mod pcapng;
 #[path = "suite/props.rs"]

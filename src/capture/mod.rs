@@ -86,12 +86,52 @@ impl Capture {
     /// Opens a file (or standard input for `-`) and recognises its format.
     /// gzip-compressed captures are decompressed on the fly.
     pub fn open(path: &Path) -> Result<Capture, CaptureError> {
-        let input: Box<dyn Read + Send> = if path.as_os_str() == "-" {
-            Box::new(io::stdin())
-        } else {
-            Box::new(File::open(path).map_err(|e| CaptureError::io(path, e))?)
+        if path.as_os_str() == "-" {
+            return Self::from_reader(path, Box::new(io::stdin()));
+        }
+        let file = File::open(path).map_err(|e| CaptureError::io(path, e))?;
+        if let Some(capture) = Self::open_mapped(path, &file) {
+            return capture;
+        }
+        Self::from_reader(path, Box::new(file))
+    }
+
+    /// pcap and pcapng files are read from a memory map: no read() copies,
+    /// and packets are slices of the map that decoding threads can share.
+    /// `None` when the file cannot or should not be mapped (pipes, gzip,
+    /// ETL, whose reader streams buffer by buffer).
+    fn open_mapped(path: &Path, file: &File) -> Option<Result<Capture, CaptureError>> {
+        if !file.metadata().ok()?.is_file() {
+            return None;
+        }
+        // SAFETY: the map is read-only and private to this process. A file
+        // truncated or rewritten by another process while we read it is
+        // outside what any reader can promise; ripgrep and others make the
+        // same trade for the same speed.
+        let map = unsafe { memmap2::Mmap::map(file) }.ok()?;
+        let format = sniff(&map[..map.len().min(SNIFF_LEN)])?;
+        if !matches!(format, Format::Pcap | Format::Pcapng) {
+            return None;
+        }
+        #[cfg(unix)]
+        let _ = map.advise(memmap2::Advice::Sequential);
+        let empty: Box<dyn Read + Send> = Box::new(io::empty());
+        let buf = RefillBuffer::mapped(empty, std::sync::Arc::new(map));
+        let decode = |e: DecodeError| CaptureError::decode(path, e);
+        let reader = match format {
+            Format::Pcap => pcap::PcapReader::new(buf).map(Reader::Pcap).map_err(decode),
+            _ => Ok(Reader::Pcapng(pcapng::PcapNgReader::new(buf))),
         };
-        Self::from_reader(path, input)
+        Some(reader.map(|reader| Capture { path: path.to_path_buf(), format, reader }))
+    }
+
+    /// The memory map the capture is read from, if it is one.
+    pub fn map(&self) -> Option<&std::sync::Arc<memmap2::Mmap>> {
+        match &self.reader {
+            Reader::Pcap(r) => r.map(),
+            Reader::Pcapng(r) => r.map(),
+            Reader::Etl(_) => None,
+        }
     }
 
     pub fn from_reader(path: &Path, input: Box<dyn Read + Send>) -> Result<Capture, CaptureError> {

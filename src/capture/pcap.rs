@@ -98,6 +98,11 @@ impl<R: Read> PcapReader<R> {
         self.buf.offset()
     }
 
+    /// The memory map the bytes come from, if they do.
+    pub fn map(&self) -> Option<&std::sync::Arc<memmap2::Mmap>> {
+        self.buf.map()
+    }
+
     /// The next event, `Ok(None)` at the end, or the error that ended the
     /// file (returned once; afterwards `Ok(None)`).
     pub fn next_event(&mut self) -> Result<Option<Event<'_>>, DecodeError> {

@@ -131,6 +131,11 @@ impl<R: Read> PcapNgReader<R> {
         self.buf.offset()
     }
 
+    /// The memory map the bytes come from, if they do.
+    pub fn map(&self) -> Option<&std::sync::Arc<memmap2::Mmap>> {
+        self.buf.map()
+    }
+
     /// Damaged blocks that were skipped since the last call.
     pub fn take_warnings(&mut self) -> Vec<DecodeError> {
         std::mem::take(&mut self.warnings)

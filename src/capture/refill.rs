@@ -14,13 +14,56 @@ pub const DEFAULT_READ_SIZE: usize = 4 << 20;
 
 pub struct RefillBuffer<R> {
     inner: R,
-    buf: Vec<u8>,
+    buf: Storage,
     start: usize,
     end: usize,
     /// Absolute offset of `buf[start]`.
     offset: u64,
     eof: bool,
     read_size: usize,
+    /// Mapped: pages before this were handed back to the kernel.
+    released: usize,
+}
+
+/// How far behind the read position a mapped file's pages stay resident:
+/// enough for the batches decoding threads still read from, so they need
+/// not fault them in again. Before that they are dropped from our resident
+/// set (they stay in the page cache), so memory does not grow with the file.
+const MAPPED_TRAIL: usize = 16 << 20;
+const PAGE: usize = 4096;
+
+/// Drops `map[from..to]` from this process's resident pages.
+fn release(map: &memmap2::Mmap, from: usize, to: usize) {
+    if to <= from {
+        return;
+    }
+    // SAFETY: the map is a read-only private mapping of a file that we never
+    // write through. MADV_DONTNEED only unmaps our page-table entries: a
+    // later access (a slice handed out earlier and still in use) faults the
+    // same file bytes back in, so no reference ever sees different data.
+    #[cfg(unix)]
+    unsafe {
+        let _ = map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, from, to - from);
+    }
+    #[cfg(not(unix))]
+    let _ = (map, from, to);
+}
+
+/// Where the bytes live: a buffer we read into, or the whole file mapped
+/// into memory (nothing to read or copy; records are slices of the map).
+enum Storage {
+    Owned(Vec<u8>),
+    Mapped(std::sync::Arc<memmap2::Mmap>),
+}
+
+impl std::ops::Deref for Storage {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Storage::Owned(v) => v,
+            Storage::Mapped(m) => m,
+        }
+    }
 }
 
 impl<R: Read> RefillBuffer<R> {
@@ -30,7 +73,40 @@ impl<R: Read> RefillBuffer<R> {
 
     /// A small `read_size` is used by tests to exercise refills at every offset.
     pub fn with_read_size(inner: R, read_size: usize) -> Self {
-        RefillBuffer { inner, buf: Vec::new(), start: 0, end: 0, offset: 0, eof: false, read_size: read_size.max(1) }
+        RefillBuffer {
+            inner,
+            buf: Storage::Owned(Vec::new()),
+            start: 0,
+            end: 0,
+            offset: 0,
+            eof: false,
+            read_size: read_size.max(1),
+            released: 0,
+        }
+    }
+
+    /// A buffer over a whole mapped file: every byte is available at once,
+    /// `inner` is never read.
+    pub fn mapped(inner: R, map: std::sync::Arc<memmap2::Mmap>) -> Self {
+        let end = map.len();
+        RefillBuffer {
+            inner,
+            buf: Storage::Mapped(map),
+            start: 0,
+            end,
+            offset: 0,
+            eof: true,
+            read_size: 1,
+            released: 0,
+        }
+    }
+
+    /// The mapped file, when the buffer is one.
+    pub fn map(&self) -> Option<&std::sync::Arc<memmap2::Mmap>> {
+        match &self.buf {
+            Storage::Mapped(m) => Some(m),
+            Storage::Owned(_) => None,
+        }
     }
 
     /// Absolute offset of the first unconsumed byte.
@@ -57,18 +133,21 @@ impl<R: Read> RefillBuffer<R> {
             if self.eof {
                 return Ok(false);
             }
+            // A mapped file is at its end from the start, so only an owned
+            // buffer gets here.
+            let Storage::Owned(buf) = &mut self.buf else { return Ok(false) };
             // Move what is left to the front, then grow if the record needs it.
             if self.start > 0 {
-                self.buf.copy_within(self.start..self.end, 0);
+                buf.copy_within(self.start..self.end, 0);
                 self.end -= self.start;
                 self.start = 0;
             }
             let want = n.max(self.read_size);
-            if self.buf.len() < want {
-                self.buf.resize(want, 0);
+            if buf.len() < want {
+                buf.resize(want, 0);
             }
             let got = loop {
-                match self.inner.read(&mut self.buf[self.end..]) {
+                match self.inner.read(&mut buf[self.end..]) {
                     Ok(k) => break k,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(e) => return Err(e),
@@ -98,6 +177,13 @@ impl<R: Read> RefillBuffer<R> {
         let n = n.min(self.len());
         self.start += n;
         self.offset += n as u64;
+        if let Storage::Mapped(map) = &self.buf {
+            if self.start >= self.released + 2 * MAPPED_TRAIL {
+                let upto = (self.start - MAPPED_TRAIL) & !(PAGE - 1);
+                release(map, self.released, upto);
+                self.released = upto;
+            }
+        }
     }
 
     /// The unconsumed bytes followed by the rest of the input, for readers

@@ -28,6 +28,11 @@ pub struct DecodeConfig {
     pub vxlan_ports: Vec<u16>,
     pub vxlan_gpe_ports: Vec<u16>,
     pub geneve_ports: Vec<u16>,
+    /// Compute [`Decoded::fingerprint`] and [`Decoded::invariant`]. They
+    /// join sightings of one packet at several points; a capture taken at
+    /// one point has nothing to join, and hashing up to 96 bytes twice per
+    /// packet is a good part of decoding.
+    pub hashes: bool,
 }
 
 impl Default for DecodeConfig {
@@ -36,6 +41,7 @@ impl Default for DecodeConfig {
             vxlan_ports: tunnel::VXLAN_PORTS.to_vec(),
             vxlan_gpe_ports: vec![tunnel::VXLAN_GPE_PORT],
             geneve_ports: vec![tunnel::GENEVE_PORT],
+            hashes: true,
         }
     }
 }
@@ -199,10 +205,12 @@ fn decode_from(mut start: L3Start<'_>, cfg: &DecodeConfig, out: &mut Decoded) {
                 (IpAddr::V6(h.source_addr()), IpAddr::V6(h.destination_addr()), ip.payload())
             }
             Some(LaxNetSlice::Arp(arp)) => {
-                let mut h = Fnv::default();
-                h.write(b"arp");
-                h.write(arp.slice());
-                out.invariant = h.finish();
+                if cfg.hashes {
+                    let mut h = Fnv::default();
+                    h.write(b"arp");
+                    h.write(arp.slice());
+                    out.invariant = h.finish();
+                }
                 out.inner = arp_tuple(arp.sender_protocol_addr(), arp.target_protocol_addr());
                 if out.inner.is_none() {
                     out.stopped = Some(Stop::NoNetworkLayer);
@@ -218,9 +226,11 @@ fn decode_from(mut start: L3Start<'_>, cfg: &DecodeConfig, out: &mut Decoded) {
             }
         };
         let proto = Proto::from_ip_number(ip_payload.ip_number.0);
-        out.fingerprint = fingerprint(&pkt, ip_payload.payload);
-        out.invariant =
-            invariant(ip_payload.ip_number.0, ip_payload.payload) ^ if src.is_ipv6() { 6 << 8 } else { 4 << 8 };
+        if cfg.hashes {
+            out.fingerprint = fingerprint(&pkt, ip_payload.payload);
+            out.invariant =
+                invariant(ip_payload.ip_number.0, ip_payload.payload) ^ if src.is_ipv6() { 6 << 8 } else { 4 << 8 };
+        }
         out.inner_ip_len = match &pkt.net {
             Some(LaxNetSlice::Ipv4(ip)) => ip.header().total_len() as u32,
             Some(LaxNetSlice::Ipv6(ip)) => 40 + ip.header().payload_length() as u32,

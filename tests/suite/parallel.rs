@@ -1,0 +1,62 @@
+//! Decoding on several threads gives the report one thread gives: on
+//! generated captures large enough for many batches, and on every pcap and
+//! pcapng of the corpus and the fixtures (some define a second interface
+//! after their first packets, which hands reading back to one thread).
+
+use std::path::{Path, PathBuf};
+
+use overlay_trace::analyze::{analyze, AnalyzeOptions};
+use overlay_trace::generate::mix::{self, MixOptions};
+use overlay_trace::report::Report;
+
+use super::common::{corpus, fixtures, walk};
+
+fn report(path: &Path, threads: usize) -> String {
+    let opts = AnalyzeOptions { threads, ..AnalyzeOptions::default() };
+    let a = analyze(&[path.to_path_buf()], &opts);
+    serde_json::to_string_pretty(&Report::from_analysis(&a)).unwrap()
+}
+
+#[test]
+fn threads_do_not_change_generated_reports() {
+    let dir = std::env::temp_dir().join(format!("overlay-trace-parallel-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (seed, flows, size) in [(1, 50, 6 << 20), (2, 400, 12 << 20), (3, 2000, 3 << 20)] {
+        let path = dir.join(format!("mix-{seed}.pcapng"));
+        let truth =
+            mix::write(std::fs::File::create(&path).unwrap(), &MixOptions { seed, concurrent_flows: flows, size })
+                .unwrap();
+        assert!(truth.packets > 2 * 4096, "seed {seed}: only {} packets, fewer than a few batches", truth.packets);
+        let one = report(&path, 1);
+        for threads in [2, 3, 8] {
+            assert!(one == report(&path, threads), "seed {seed}: {threads} threads differ from one");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn threads_do_not_change_capture_reports() {
+    let mut files: Vec<PathBuf> = walk(&fixtures());
+    if let Some(c) = corpus() {
+        files.extend(walk(&c));
+    }
+    let captures: Vec<PathBuf> = files
+        .into_iter()
+        .filter(|p| {
+            let head = std::fs::read(p).map(|b| b.get(..4).map(|h| h.to_vec())).ok().flatten();
+            matches!(
+                head.as_deref(),
+                Some([0x0a, 0x0d, 0x0d, 0x0a])
+                    | Some([0xd4, 0xc3, 0xb2, 0xa1])
+                    | Some([0xa1, 0xb2, 0xc3, 0xd4])
+                    | Some([0x4d, 0x3c, 0xb2, 0xa1])
+                    | Some([0xa1, 0xb2, 0x3c, 0x4d])
+            )
+        })
+        .collect();
+    assert!(captures.len() > 20, "found only {} captures", captures.len());
+    for path in &captures {
+        assert!(report(path, 1) == report(path, 2), "{}: two threads differ from one", path.display());
+    }
+}
