@@ -12,6 +12,8 @@ mod damage;
 mod etl;
 #[path = "suite/etl_events.rs"]
 mod etl_events;
+#[path = "suite/fast_decode.rs"]
+mod fast_decode;
 #[path = "suite/generate.rs"]
 mod generate;
 #[path = "suite/man.rs"]

@@ -5,6 +5,7 @@
 //! packet as far as it goes; this module adds the link layers etherparse does
 //! not know and unwraps UDP tunnels, up to [`MAX_TUNNEL_DEPTH`] deep.
 
+mod fast;
 pub mod link;
 pub mod tunnel;
 pub mod tuple;
@@ -174,7 +175,24 @@ pub fn decode(link: LinkType, data: &[u8], cfg: &DecodeConfig) -> Decoded {
             return out;
         }
     };
+    if fast::decode(start, cfg, &mut out).is_some() {
+        return out;
+    }
+    // Not the common case (or not sure): start again with the general decoder.
+    out = Decoded::default();
     decode_from(start, cfg, &mut out);
+    out
+}
+
+/// [`decode`] without its fast path for the common case: what the fast
+/// path must agree with (tests compare the two).
+#[doc(hidden)]
+pub fn decode_general(link: LinkType, data: &[u8], cfg: &DecodeConfig) -> Decoded {
+    let mut out = Decoded::default();
+    match link::unwrap(link, data) {
+        Ok(start) => decode_from(start, cfg, &mut out),
+        Err(_) => return decode(link, data, cfg),
+    }
     out
 }
 
