@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use crate::analyze::{AnalyzeOptions, Item, Next, Progress, Reading, StopTally};
 use crate::event::LinkType;
-use crate::flow::FlowTable;
+use crate::flow::{FlowTable, HashedKey};
 use crate::packet::{self, DecodeConfig, Decoded};
 use crate::time::Timestamp;
 
@@ -47,6 +47,7 @@ pub(crate) struct PacketRef {
 struct Batch {
     refs: Vec<PacketRef>,
     decoded: Vec<Decoded>,
+    keys: Vec<Option<HashedKey>>,
 }
 
 /// Reads `reading` to its end, or to its first item that needs the
@@ -78,14 +79,15 @@ pub(crate) fn run(
             for (seq, batch) in done_rx {
                 waiting.insert(seq, batch);
                 while let Some(mut batch) = waiting.remove(&next) {
-                    for (r, d) in batch.refs.iter().zip(&batch.decoded) {
+                    for ((r, d), key) in batch.refs.iter().zip(&batch.decoded).zip(&batch.keys) {
                         if let Some(stop) = d.stopped {
                             stops.add(stop, r.packet_no, r.offset);
                         }
-                        flows.observe(r.ts, r.point, d, r.frame_len, r.same);
+                        flows.observe_keyed(r.ts, r.point, d, *key, r.frame_len, r.same);
                     }
                     batch.refs.clear();
                     batch.decoded.clear();
+                    batch.keys.clear();
                     // The reader may have stopped taking batches; fine.
                     let _ = free_tx.send(batch);
                     next += 1;
@@ -116,7 +118,9 @@ pub(crate) fn run(
                 pool.spawn(move || {
                     for r in &batch.refs {
                         let data = map.get(r.start..r.start + r.len as usize).unwrap_or_default();
-                        batch.decoded.push(packet::decode(r.link, data, &cfg));
+                        let decoded = packet::decode(r.link, data, &cfg);
+                        batch.keys.push(decoded.inner.map(|inner| HashedKey::of(&decoded, inner)));
+                        batch.decoded.push(decoded);
                     }
                     let _ = done.send((this, batch));
                 });

@@ -5,7 +5,8 @@ pub mod tcp;
 
 use std::net::IpAddr;
 
-use rustc_hash::FxHashMap;
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 
 use crate::packet::{Decoded, TunnelHop, TunnelKind, Tuple, MAX_TUNNEL_DEPTH};
 use crate::time::Timestamp;
@@ -39,6 +40,62 @@ impl TunnelKey {
 pub struct FlowKey {
     inner: Tuple,
     tunnels: [Option<TunnelKey>; MAX_TUNNEL_DEPTH],
+}
+
+/// A flow key with its hash, computed once: by the decoding threads when
+/// there are several, so the thread that owns the table only compares.
+#[derive(Debug, Clone, Copy)]
+pub struct HashedKey {
+    hash: u64,
+    key: FlowKey,
+}
+
+impl PartialEq for HashedKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.hash == other.hash && self.key == other.key
+    }
+}
+
+impl Eq for HashedKey {}
+
+impl std::hash::Hash for HashedKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
+/// Hands the precomputed hash of a [`HashedKey`] to the table unchanged.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        // Only write_u64 is used; anything else still hashes.
+        for b in bytes {
+            self.0 = (self.0.rotate_left(5) ^ *b as u64).wrapping_mul(0x51_7cc1_b727_220a_95);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl HashedKey {
+    /// The key of a packet with innermost tuple `inner` and the tunnels of
+    /// `packet`.
+    pub fn of(packet: &Decoded, inner: Tuple) -> Self {
+        let (canonical, _) = inner.canonical();
+        let mut tunnels = [None; MAX_TUNNEL_DEPTH];
+        for (slot, hop) in tunnels.iter_mut().zip(packet.tunnels()) {
+            *slot = Some(TunnelKey::of(hop));
+        }
+        let key = FlowKey { inner: canonical, tunnels };
+        use std::hash::BuildHasher;
+        HashedKey { hash: rustc_hash::FxBuildHasher.hash_one(key), key }
+    }
 }
 
 /// Identifies a capture point across all inputs: (capture index, point id).
@@ -120,7 +177,7 @@ pub struct FlowTable {
     /// Fx hashing: the keys are not attacker-chosen in a way that matters
     /// (a crafted capture can only slow its own analysis), and SipHash cost
     /// a tenth of the whole run.
-    index: FxHashMap<FlowKey, usize>,
+    index: HashMap<HashedKey, usize, BuildHasherDefault<KeyHasher>>,
     flows: Vec<Flow>,
     dedup_window_ns: i64,
     /// Frames that carried no IP or ARP packet.
@@ -136,7 +193,7 @@ impl Default for FlowTable {
 impl FlowTable {
     pub fn new() -> Self {
         FlowTable {
-            index: FxHashMap::default(),
+            index: HashMap::default(),
             flows: Vec::new(),
             dedup_window_ns: DEFAULT_DEDUP_WINDOW_NS,
             without_flow: 0,
@@ -155,11 +212,26 @@ impl FlowTable {
         frame_len: u32,
         same_packet: Option<u64>,
     ) {
-        let Some(inner) = packet.inner else {
+        let key = packet.inner.map(|inner| HashedKey::of(packet, inner));
+        self.observe_keyed(ts, point, packet, key, frame_len, same_packet)
+    }
+
+    /// [`observe`](Self::observe) with the packet's key already computed
+    /// (`HashedKey::of`; `None` when the packet has no inner tuple).
+    pub fn observe_keyed(
+        &mut self,
+        ts: Timestamp,
+        point: PointKey,
+        packet: &Decoded,
+        key: Option<HashedKey>,
+        frame_len: u32,
+        same_packet: Option<u64>,
+    ) {
+        let (Some(inner), Some(key)) = (packet.inner, key) else {
             self.without_flow += 1;
             return;
         };
-        let idx = self.flow_for(ts, packet, inner);
+        let idx = self.flow_for(ts, packet, inner, key);
         let window = self.dedup_window_ns;
         let flow = &mut self.flows[idx];
         flow.sightings += 1;
@@ -226,7 +298,7 @@ impl FlowTable {
     /// Counts one packet whose first sighting had tuple `inner` at `ts`;
     /// `rep` supplies the tunnels and the TCP header.
     fn count_packet(&mut self, ts: Timestamp, rep: &Decoded, inner: Tuple, frame_len: u32, sightings: u64) -> u64 {
-        let idx = self.flow_for(ts, rep, inner);
+        let idx = self.flow_for(ts, rep, inner, HashedKey::of(rep, inner));
         let flow = &mut self.flows[idx];
         flow.sightings += sightings;
         count(flow, ts, rep, inner, frame_len);
@@ -235,13 +307,7 @@ impl FlowTable {
 
     /// The index of the flow of a packet with innermost tuple `inner` and
     /// the tunnels of `packet`, created (first packet at `ts`) if new.
-    fn flow_for(&mut self, ts: Timestamp, packet: &Decoded, inner: Tuple) -> usize {
-        let (canonical, _) = inner.canonical();
-        let mut tunnels = [None; MAX_TUNNEL_DEPTH];
-        for (slot, hop) in tunnels.iter_mut().zip(packet.tunnels()) {
-            *slot = Some(TunnelKey::of(hop));
-        }
-        let key = FlowKey { inner: canonical, tunnels };
+    fn flow_for(&mut self, ts: Timestamp, packet: &Decoded, inner: Tuple, key: HashedKey) -> usize {
         let next_id = self.flows.len();
         let idx = *self.index.entry(key).or_insert(next_id);
         if idx == next_id {

@@ -9,6 +9,19 @@ pub struct Fields<'a> {
     pos: usize,
 }
 
+/// UTF-16LE bytes as text (an odd last byte is ignored, bad units become
+/// U+FFFD). Names in these events are almost always ASCII: those are built
+/// without the detour through UTF-16 code units.
+fn utf16_text(bytes: &[u8]) -> String {
+    let bytes = &bytes[..bytes.len() & !1];
+    if bytes.chunks_exact(2).all(|p| p[1] == 0 && p[0] < 0x80) {
+        let ascii: Vec<u8> = bytes.iter().step_by(2).copied().collect();
+        return String::from_utf8(ascii).unwrap_or_default();
+    }
+    let units: Vec<u16> = bytes.chunks_exact(2).map(|p| u16::from_le_bytes([p[0], p[1]])).collect();
+    String::from_utf16_lossy(&units)
+}
+
 impl<'a> Fields<'a> {
     pub fn new(data: &'a [u8]) -> Self {
         Fields { data, pos: 0 }
@@ -77,21 +90,15 @@ impl<'a> Fields<'a> {
             None => (&rest[..rest.len() & !1], rest.len() & !1),
         };
         self.pos += used;
-        // Names in these events are almost always ASCII: build those without
-        // the detour through UTF-16 code units.
-        if text.chunks_exact(2).all(|p| p[1] == 0 && p[0] < 0x80) {
-            let ascii: Vec<u8> = text.iter().step_by(2).copied().collect();
-            return String::from_utf8(ascii).ok();
-        }
-        let units: Vec<u16> = text.chunks_exact(2).map(|p| u16::from_le_bytes([p[0], p[1]])).collect();
-        Some(String::from_utf16_lossy(&units))
+        Some(utf16_text(text))
     }
 
     /// `len` bytes of UTF-16LE, without a terminator.
     pub fn utf16(&mut self, len_bytes: usize) -> Option<String> {
         let b = self.bytes(len_bytes)?;
-        let units: Vec<u16> = b.chunks_exact(2).map(|p| u16::from_le_bytes([p[0], p[1]])).collect();
-        Some(String::from_utf16_lossy(&units).trim_end_matches('\0').to_string())
+        let mut text = utf16_text(b);
+        text.truncate(text.trim_end_matches('\0').len());
+        Some(text)
     }
 }
 
