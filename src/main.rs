@@ -63,6 +63,11 @@ fn run_analyze(args: AnalyzeArgs) -> i32 {
     let analysis =
         with_progress_bar(&args, |report| analyze_with_progress(&args.captures, &opts, Capture::open, report));
     let report = Report::from_analysis(&analysis);
+    // The report holds all that is printed; the flow table and paths need
+    // not stay beside it while it is written.
+    let damaged = analysis.has_damage();
+    let health = analysis.health;
+    drop((analysis.flows, analysis.paths, analysis.captures));
     if args.section.is_empty() {
         // Sections about paths say nothing for a capture taken at one point;
         // leave them out unless asked for.
@@ -99,15 +104,14 @@ fn run_analyze(args: AnalyzeArgs) -> i32 {
         }
     }
     if !args.quiet {
-        let h = &analysis.health;
-        for e in &h.errors {
+        for e in &health.errors {
             eprintln!("overlay-trace: error: {e}");
         }
-        for w in h.damage.iter().chain(&h.notes) {
+        for w in health.damage.iter().chain(&health.notes) {
             eprintln!("overlay-trace: warning: {w}");
         }
     }
-    if analysis.has_damage() {
+    if damaged {
         cli::EXIT_UNREADABLE
     } else {
         cli::EXIT_OK
