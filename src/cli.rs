@@ -253,6 +253,9 @@ pub enum Scenario {
     ArpDropVfp,
     /// A randomised swarm host (ETL with NAT, VXLAN and drops, plus the host NIC's pcapng) and its truth
     Swarm,
+    /// The mix's traffic as a packet-capture-only ETL (ndiscap 1001 at the host NIC, as `netsh trace
+    /// capture=yes` writes it, and what other ETL converters read) and its truth
+    CaptureEtl,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -272,7 +275,8 @@ pub enum ScenarioVariant {
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   overlay-trace generate -o mix.pcapng
-  overlay-trace generate --size 1G --flows 2000 --seed 7 -o big.pcapng")]
+  overlay-trace generate --size 1G --flows 2000 --seed 7 -o big.pcapng
+  overlay-trace generate --scenario capture-etl --size 1G --flows 2000 --seed 7 -o big.etl")]
 pub struct GenerateArgs {
     /// What traffic to generate
     #[arg(long, value_enum, default_value_t = Scenario::Mix)]
@@ -298,11 +302,11 @@ pub struct GenerateArgs {
     #[arg(long, value_enum, default_value_t = ScenarioVariant::None)]
     pub variant: ScenarioVariant,
 
-    /// CPUs whose buffers the ETL spreads events over (swarm)
+    /// CPUs whose buffers the ETL spreads events over (swarm, capture-etl)
     #[arg(long, default_value_t = 2)]
     pub cpus: u16,
 
-    /// Compress the ETL's buffers (swarm)
+    /// Compress the ETL's buffers (swarm, capture-etl)
     #[arg(long)]
     pub compress: bool,
 

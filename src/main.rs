@@ -134,7 +134,7 @@ fn run_generate(args: GenerateArgs) -> i32 {
             Scenario::RoutingMeshNat => Some(Reference::RoutingMeshNat),
             Scenario::VxlanDecap => Some(Reference::VxlanDecap),
             Scenario::ArpDropVfp => Some(Reference::ArpDropVfp),
-            Scenario::Swarm => None,
+            Scenario::Swarm | Scenario::CaptureEtl => None,
         };
         if args.scenario == Scenario::Swarm {
             let opts = overlay_trace::generate::swarm::SwarmOptions {
@@ -161,14 +161,15 @@ fn run_generate(args: GenerateArgs) -> i32 {
             eprintln!("overlay-trace: wrote {} ({} events)", args.output.display(), stats.events);
             return Ok(());
         }
-        let truth = overlay_trace::generate::mix::write(
-            out,
-            &overlay_trace::generate::mix::MixOptions {
-                seed: args.seed,
-                concurrent_flows: args.flows,
-                size: args.size,
-            },
-        )?;
+        let mix =
+            overlay_trace::generate::mix::MixOptions { seed: args.seed, concurrent_flows: args.flows, size: args.size };
+        let truth = if args.scenario == Scenario::CaptureEtl {
+            let opts =
+                overlay_trace::generate::capture::CaptureOptions { mix, cpus: args.cpus, compress: args.compress };
+            overlay_trace::generate::capture::write(out, &opts)?.0
+        } else {
+            overlay_trace::generate::mix::write(out, &mix)?
+        };
         let json = serde_json::to_string_pretty(&truth)?;
         std::fs::write(&truth_path, json + "\n")
             .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", truth_path.display()))?;

@@ -1,17 +1,27 @@
 //! Frame and payload building shared by the ETL generators (reference
-//! scenarios and swarm): the same VXLAN encapsulation and the same
-//! ndiscap 1003 switch-port fragment, written one way.
+//! scenarios, swarm and capture): the same VXLAN encapsulation, the same
+//! ndiscap 1003 switch-port fragment and the same fragment keywords,
+//! written one way.
 
 use std::io;
 
 use etherparse::{IpHeaders, IpNumber, Ipv4Header, PacketBuilder};
 
 use crate::capture::etl::providers::ndiscap::{self, SwitchPort};
+use crate::event::Direction;
 
 pub type Mac = [u8; 6];
 pub type Ip = [u8; 4];
 
 pub const VXLAN_PORT: u16 = 4789;
+
+/// ndiscap: Informational. VmSwitch datapath events: Verbose. Keywords of
+/// the VmSwitch events are not known from any source; one fixed bit.
+pub const NDIS_LEVEL: u8 = 4;
+pub const VMSWITCH_LEVEL: u8 = 5;
+pub const VMSWITCH_KEYWORD: u64 = 0x0000_0000_0000_0100;
+/// Packet events run in DPCs in the System process.
+pub const SYSTEM_PID: u32 = 4;
 
 pub fn other(e: impl std::fmt::Display) -> io::Error {
     io::Error::other(e.to_string())
@@ -82,4 +92,13 @@ pub fn port_fragment(switch: u32, port_id: u32, id: &str, name: &str, kind: &str
         hash_value: rss_hash(frame),
     };
     ndiscap::emit_vmswitch_fragment(switch, switch, &port, frame)
+}
+
+/// The keywords of an ndiscap fragment holding a whole Ethernet frame seen
+/// going `dir`, at a switch port (1003) or at an adapter (1001).
+pub fn fragment_keywords(dir: Direction, at_port: bool) -> u64 {
+    use ndiscap::keyword::*;
+    let path = if dir == Direction::Outbound { SEND_PATH } else { RECEIVE_PATH };
+    let port = if at_port { VMSWITCH } else { 0 };
+    ETHERNET | port | PACKET_START | PACKET_END | path
 }

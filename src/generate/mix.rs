@@ -89,7 +89,7 @@ const INNER_MAC_A: [u8; 6] = [0x00, 0x15, 0x5d, 0x71, 0xaf, 0xd8];
 const INNER_MAC_B: [u8; 6] = [0x00, 0x15, 0x5d, 0xbc, 0xf9, 0xaa];
 const VXLAN_PORT: u16 = 4789;
 /// 2026-01-01T00:00:00Z.
-const START_NS: i64 = 1_767_225_600_000_000_000;
+pub const START_NS: i64 = 1_767_225_600_000_000_000;
 
 fn new_flow(rng: &mut Rng) -> FlowGen {
     let kind = match rng.range(0, 9) {
@@ -237,40 +237,79 @@ fn truth_of(f: &FlowGen) -> TruthFlow {
     }
 }
 
-/// Writes the scenario as pcapng to `out` and returns its truth.
-pub fn write<W: Write>(out: W, opts: &MixOptions) -> io::Result<Truth> {
-    let mut rng = Rng::new(opts.seed);
-    let mut w = PcapNgWriter::new(out, concat!("overlay-trace ", env!("CARGO_PKG_VERSION"), " generate mix"))?;
-    let iface = w.add_interface("host-nic", LinkType::ETHERNET, 65535)?;
-    let zeros = vec![0u8; 1500];
-    let (mut frame, mut scratch) = (Vec::with_capacity(2048), Vec::with_capacity(2048));
-    let mut truth = Truth { scenario: "mix", seed: opts.seed, packets: 0, bytes: 0, flows: Vec::new() };
-    // Client ports are random; a repeated tuple would merge two flows of the
-    // truth into one, so each flow gets a tuple no earlier flow had.
-    let mut used = HashSet::new();
-    let mut fresh = |rng: &mut Rng| loop {
-        let f = new_flow(rng);
-        if used.insert((f.client, f.server)) {
-            return f;
+/// One packet of the mix.
+#[derive(Debug, Clone, Copy)]
+pub struct MixPacket<'a> {
+    pub ts: Timestamp,
+    /// Outbound from the client side, inbound from the server side.
+    pub direction: Direction,
+    pub frame: &'a [u8],
+}
+
+/// The mix's packets in time order, adding up their truth as they go. The
+/// one source of the traffic whatever container it is written to (pcapng
+/// here, ndiscap ETL in `capture`), so both carry the same flows for a seed.
+pub struct MixSource {
+    rng: Rng,
+    /// Client and server of every flow made so far.
+    used: HashSet<((Ipv4Addr, u16), (Ipv4Addr, u16))>,
+    open: Vec<FlowGen>,
+    ts: i64,
+    /// What the output has grown to, by `cost`.
+    written: u64,
+    size: u64,
+    /// What one frame adds to the output (record header and padding
+    /// included), so `size` means the size of the file written.
+    cost: fn(usize) -> u64,
+    zeros: Vec<u8>,
+    frame: Vec<u8>,
+    scratch: Vec<u8>,
+    truth: Truth,
+}
+
+impl MixSource {
+    pub fn new(opts: &MixOptions, scenario: &'static str, cost: fn(usize) -> u64) -> Self {
+        let mut s = MixSource {
+            rng: Rng::new(opts.seed),
+            used: HashSet::new(),
+            open: Vec::new(),
+            ts: START_NS,
+            written: 0,
+            size: opts.size,
+            cost,
+            zeros: vec![0u8; 1500],
+            frame: Vec::with_capacity(2048),
+            scratch: Vec::with_capacity(2048),
+            truth: Truth { scenario, seed: opts.seed, packets: 0, bytes: 0, flows: Vec::new() },
+        };
+        s.open = (0..opts.concurrent_flows.max(1)).map(|_| s.fresh()).collect();
+        s
+    }
+
+    /// Client ports are random; a repeated tuple would merge two flows of
+    /// the truth into one, so each flow gets a tuple no earlier flow had.
+    fn fresh(&mut self) -> FlowGen {
+        loop {
+            let f = new_flow(&mut self.rng);
+            if self.used.insert((f.client, f.server)) {
+                return f;
+            }
         }
-    };
-    let mut open: Vec<FlowGen> = (0..opts.concurrent_flows.max(1)).map(|_| fresh(&mut rng)).collect();
-    let mut ts = START_NS;
-    let mut written: u64 = 0;
-    while !open.is_empty() {
-        let i = rng.range(0, open.len() as u64 - 1) as usize;
-        let f = &mut open[i];
-        let step = build_frame(f, &mut frame, &mut scratch, &zeros);
-        ts += rng.range(1_000, 40_000) as i64;
-        let dir = if step.reverse { Direction::Inbound } else { Direction::Outbound };
-        w.write_packet(
-            iface,
-            Timestamp(ts),
-            &frame,
-            frame.len() as u32,
-            &EpbOptions { direction: dir, ..Default::default() },
-        )?;
-        written += 32 + frame.len() as u64;
+    }
+
+    /// The next packet; `None` once the size is reached and every open
+    /// flow has finished.
+    pub fn next_packet(&mut self) -> Option<MixPacket<'_>> {
+        if self.open.is_empty() {
+            return None;
+        }
+        let i = self.rng.range(0, self.open.len() as u64 - 1) as usize;
+        let f = &mut self.open[i];
+        let step = build_frame(f, &mut self.frame, &mut self.scratch, &self.zeros);
+        self.ts += self.rng.range(1_000, 40_000) as i64;
+        let len = self.frame.len() as u64;
+        self.written += (self.cost)(self.frame.len());
+        let truth = &mut self.truth;
         let t = match f.truth {
             Some(t) => t,
             None => {
@@ -282,21 +321,45 @@ pub fn write<W: Write>(out: W, opts: &MixOptions) -> io::Result<Truth> {
         let tf = &mut truth.flows[t];
         if step.reverse {
             tf.packets_rev += 1;
-            tf.bytes_rev += frame.len() as u64;
+            tf.bytes_rev += len;
         } else {
             tf.packets_fwd += 1;
-            tf.bytes_fwd += frame.len() as u64;
+            tf.bytes_fwd += len;
         }
         truth.packets += 1;
-        truth.bytes += frame.len() as u64;
+        truth.bytes += len;
         if f.next == f.steps.len() {
-            if written < opts.size {
-                open[i] = fresh(&mut rng);
+            if self.written < self.size {
+                self.open[i] = self.fresh();
             } else {
-                open.swap_remove(i);
+                self.open.swap_remove(i);
             }
         }
+        let direction = if step.reverse { Direction::Inbound } else { Direction::Outbound };
+        Some(MixPacket { ts: Timestamp(self.ts), direction, frame: &self.frame })
+    }
+
+    /// The truth of the packets given so far.
+    pub fn into_truth(self) -> Truth {
+        self.truth
+    }
+}
+
+/// What an enhanced packet block holding the frame adds to the file
+/// (padding aside).
+fn epb_cost(frame_len: usize) -> u64 {
+    32 + frame_len as u64
+}
+
+/// Writes the scenario as pcapng to `out` and returns its truth.
+pub fn write<W: Write>(out: W, opts: &MixOptions) -> io::Result<Truth> {
+    let mut w = PcapNgWriter::new(out, concat!("overlay-trace ", env!("CARGO_PKG_VERSION"), " generate mix"))?;
+    let iface = w.add_interface("host-nic", LinkType::ETHERNET, 65535)?;
+    let mut source = MixSource::new(opts, "mix", epb_cost);
+    while let Some(p) = source.next_packet() {
+        let epb = EpbOptions { direction: p.direction, ..Default::default() };
+        w.write_packet(iface, p.ts, p.frame, p.frame.len() as u32, &epb)?;
     }
     w.finish()?;
-    Ok(truth)
+    Ok(source.into_truth())
 }

@@ -2,6 +2,7 @@
 //! for trying the tool without a Windows host. Generation is deterministic:
 //! the same seed gives the same bytes.
 
+pub mod capture;
 pub mod etl;
 pub mod frames;
 pub mod mix;

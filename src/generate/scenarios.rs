@@ -24,8 +24,12 @@ use std::io::{self, Cursor, Write};
 use etherparse::{ArpHardwareId, ArpOperation, ArpPacket, EtherType, IpNumber, PacketBuilder, TcpOptionElement};
 
 use super::etl::{EtlWriteStats, EtlWriter, EtlWriterOptions, EventRecord};
-use super::frames::{ipv4, other, port_fragment, vxlan, Ip, Mac, Outer};
+use super::frames::{
+    fragment_keywords, ipv4, other, port_fragment, vxlan, Ip, Mac, Outer, NDIS_LEVEL, SYSTEM_PID, VMSWITCH_KEYWORD,
+    VMSWITCH_LEVEL,
+};
 use crate::capture::etl::providers::{ndiscap, vmswitch};
+use crate::event::Direction;
 use crate::time::Timestamp;
 
 /// Which reference trace to write.
@@ -105,13 +109,6 @@ const HOST_IF_INDEX: u32 = 5;
 /// IfIndex of the overlay switch, for its ports' 1003 events.
 const SWITCH_IF_INDEX: u32 = 12;
 
-/// ndiscap: Informational. VmSwitch datapath events: Verbose. Keywords of
-/// the VmSwitch events are not known from any source; one fixed bit.
-const NDIS_LEVEL: u8 = 4;
-const VMSWITCH_LEVEL: u8 = 5;
-const VMSWITCH_KEYWORD: u64 = 0x0000_0000_0000_0100;
-/// Packet events run in DPCs in the System process.
-const SYSTEM_PID: u32 = 4;
 const TID_PER_CPU: [u32; CPUS as usize] = [0x0c4c, 0x19f8];
 
 /// A switch port and the NIC connected to it.
@@ -309,10 +306,10 @@ enum Dir {
     Out,
 }
 
-fn path_keyword(dir: Dir) -> u64 {
+fn direction(dir: Dir) -> Direction {
     match dir {
-        Dir::In => ndiscap::keyword::RECEIVE_PATH,
-        Dir::Out => ndiscap::keyword::SEND_PATH,
+        Dir::In => Direction::Inbound,
+        Dir::Out => Direction::Outbound,
     }
 }
 
@@ -351,15 +348,13 @@ impl Plan {
 
     /// A packet on the host adapter (1001, CPU 0).
     fn host(&mut self, ts: Timestamp, dir: Dir, frame: &[u8]) {
-        use ndiscap::keyword::*;
-        let kw = ETHERNET | PACKET_START | PACKET_END | path_keyword(dir);
+        let kw = fragment_keywords(direction(dir), false);
         self.ndis(ts, 0, ndiscap::EVENT_FRAGMENT, kw, encode_fragment(HOST_IF_INDEX, frame));
     }
 
     /// A packet seen at `nic`'s switch port (1003).
     fn port(&mut self, ts: Timestamp, cpu: u16, nic: &Nic, dir: Dir, frame: &[u8]) {
-        use ndiscap::keyword::*;
-        let kw = ETHERNET | VMSWITCH | PACKET_START | PACKET_END | path_keyword(dir);
+        let kw = fragment_keywords(direction(dir), true);
         self.ndis(ts, cpu, ndiscap::EVENT_VMSWITCH_FRAGMENT, kw, encode_vmswitch_fragment(nic, frame));
     }
 

@@ -50,7 +50,10 @@ use etherparse::{IpNumber, PacketBuilder, TcpOptionElement};
 use serde::Serialize;
 
 use super::etl::{EtlWriter, EtlWriterOptions, EventRecord};
-use super::frames::{ipv4, other, port_fragment, vxlan, Ip, Mac, Outer, VXLAN_PORT};
+use super::frames::{
+    fragment_keywords, ipv4, other, port_fragment, vxlan, Ip, Mac, Outer, NDIS_LEVEL, SYSTEM_PID, VMSWITCH_KEYWORD,
+    VMSWITCH_LEVEL, VXLAN_PORT,
+};
 use super::mix::TruthFlow;
 use super::Rng;
 use crate::capture::etl::providers::{ndiscap, vmswitch};
@@ -186,10 +189,6 @@ const BUFFER_SIZE: usize = 16 << 10;
 const OS_BUILD: u32 = 17763;
 const HOST_IF_INDEX: u32 = 7;
 const SWITCH_IF_INDEX: u32 = 14;
-const NDIS_LEVEL: u8 = 4;
-const VMSWITCH_LEVEL: u8 = 5;
-const VMSWITCH_KEYWORD: u64 = 0x0000_0000_0000_0100;
-const SYSTEM_PID: u32 = 4;
 
 const SWITCH_NAME: &str = "swarm-sw";
 const HOST_ADAPTER: &str = "vEthernet (Ethernet 3)";
@@ -565,9 +564,7 @@ impl Gen {
                     self.pcap.write_packet(self.host_iface, ts(t), &frame, frame.len() as u32, &opts)?;
                     self.truth.pcapng_packets += 1;
                     self.truth.pcapng_bytes += frame.len() as u64;
-                    use ndiscap::keyword::*;
-                    let path = if dir == Direction::Outbound { SEND_PATH } else { RECEIVE_PATH };
-                    let kw = ETHERNET | PACKET_START | PACKET_END | path;
+                    let kw = fragment_keywords(dir, false);
                     (cpu, true, ndiscap::EVENT_FRAGMENT, kw, encode_fragment(&frame))
                 }
                 Planned::Etw { cpu, ndis, id, keywords, data } => (cpu, ndis, id, keywords, data),
@@ -622,9 +619,7 @@ impl Gen {
     }
 
     fn port(&mut self, tick: i64, cpu: u16, nic: usize, dir: Direction, frame: &[u8]) {
-        use ndiscap::keyword::*;
-        let path = if dir == Direction::Outbound { SEND_PATH } else { RECEIVE_PATH };
-        let kw = ETHERNET | VMSWITCH | PACKET_START | PACKET_END | path;
+        let kw = fragment_keywords(dir, true);
         let data = encode_port_fragment(&self.nics[nic], frame);
         self.place(tick, Planned::Etw { cpu, ndis: true, id: ndiscap::EVENT_VMSWITCH_FRAGMENT, keywords: kw, data });
     }
