@@ -275,12 +275,13 @@ impl Inner {
         out.file_offset = offset;
         out.compressed = hdr.is_compressed();
         out.cpu = hdr.cpu();
-        out.data.clear();
         out.slots.clear();
         let cut_short = raw.len() < hdr.buffer_size as usize;
         if out.compressed {
             let want = hdr.decompressed_len(offset).map_err(|e| BufferFault::Rescan(e.within(ctx())))?;
             let input = raw.get(BUFFER_HEADER_LEN..).unwrap_or(&[]);
+            // Replaces the data of the run this one recycles, without
+            // clearing it first (it serves as scratch).
             if let Err(e) = xpress::decompress_into(input, &mut out.data, want) {
                 // A buffer cut short by the end of the file decompresses to
                 // a prefix: its whole records are still good.
@@ -300,6 +301,7 @@ impl Inner {
         } else {
             let end = hdr.data_end(offset).map_err(|e| BufferFault::SkipBySize(e.within(ctx())))?;
             let end = end.min(raw.len());
+            out.data.clear();
             out.data.extend_from_slice(raw.get(BUFFER_HEADER_LEN..end).unwrap_or(&[]));
         }
 
