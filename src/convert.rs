@@ -30,11 +30,28 @@ pub struct ConvertStats {
     pub error: Option<String>,
 }
 
+/// Events looked at for a pktmon event before deciding a capture has none.
+const PKTMON_PROBE_EVENTS: u64 = 4096;
+
 /// The name and description each capture point will have once the whole
-/// file is read (pktmon names its components at the end of the log).
+/// file is read: pktmon names its components at the end of the log, so a
+/// pktmon capture is read once ahead. Other captures name their points
+/// when they first appear, and are not (empty: use the names as they come).
 fn final_points(path: &Path) -> Vec<CapturePoint> {
     let Ok(mut c) = Capture::open(path) else { return Vec::new() };
-    while let Ok(Some(_)) = c.next_event() {}
+    let mut seen = 0;
+    let mut pktmon = false;
+    while let Ok(Some(ev)) = c.next_event() {
+        pktmon |= match &ev.kind {
+            EventKind::Pktmon(_) => true,
+            EventKind::Packet(p) => p.meta.pktmon.is_some(),
+            _ => false,
+        };
+        seen += 1;
+        if seen == PKTMON_PROBE_EVENTS && !pktmon {
+            return Vec::new();
+        }
+    }
     c.points().to_vec()
 }
 
