@@ -5,13 +5,17 @@
 //! the file is the logfile header ([`logfile`]), which says how to turn raw
 //! timestamps into UTC ([`clock`]). [`EtlReader`] streams buffers one at a
 //! time from any `Read` and hands out records in global time order through
-//! a bounded merge window ([`merge`]).
+//! a bounded merge window ([`merge`]). Buffers are independent, so the
+//! ones ahead of the reader are decoded on rayon's pool in bounded batches
+//! (`batch`), and taken in file order: the output is the same as decoding
+//! each inline.
 //!
 //! Damage stays local: a bad record ends its buffer, a bad buffer is
 //! skipped and reading resynchronises at the next buffer header, each with
 //! a warning naming the byte offset. A file cut short yields every record
 //! before the cut, then one error naming where it ends.
 
+mod batch;
 pub mod buffer;
 pub mod clock;
 pub mod cursor;
@@ -37,7 +41,8 @@ pub use logfile::LogfileHeader;
 pub use record::HeaderKind;
 
 use crate::capture::refill::RefillBuffer;
-use merge::{Run, Window};
+use batch::{BufferFault, ChainRules, DecodeCtx, Decoded, Good, ReadAhead, Spares};
+use merge::Window;
 use raw::{buffer_flag, buffer_type, BUFFER_HEADER_LEN};
 use record::{parse_at, Step};
 
@@ -55,11 +60,17 @@ pub struct EtlOptions {
     /// Warnings kept until [`EtlReader::take_warnings`]; later ones are
     /// only counted.
     pub max_pending_warnings: usize,
+    /// Decode the buffers ahead of the reader on rayon's pool, in bounded
+    /// batches (when the pool has more than one thread and the reader is
+    /// not itself running on it); `false` decodes each buffer inline when
+    /// it is reached. The records, their order, the statistics and the
+    /// warnings are the same either way.
+    pub parallel: bool,
 }
 
 impl Default for EtlOptions {
     fn default() -> Self {
-        EtlOptions { window_buffers: 0, window_bytes: 128 << 20, max_pending_warnings: 1000 }
+        EtlOptions { window_buffers: 0, window_bytes: 128 << 20, max_pending_warnings: 1000, parallel: true }
     }
 }
 
@@ -155,80 +166,6 @@ pub struct EtlStats {
     pub warnings: u64,
 }
 
-/// A decoded buffer waiting in the merge window.
-struct Decoded {
-    index: u64,
-    file_offset: u64,
-    compressed: bool,
-    cpu: u32,
-    /// The records region: buffer bytes from 0x48 to the end of the data.
-    data: Vec<u8>,
-    slots: Vec<Slot>,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Slot {
-    ts: Timestamp,
-    raw_ts: i64,
-    pos: u32,
-}
-
-impl Run for Decoded {
-    fn len(&self) -> usize {
-        self.slots.len()
-    }
-    fn ts(&self, i: usize) -> Timestamp {
-        self.slots[i].ts
-    }
-    fn weight(&self) -> usize {
-        self.data.capacity() + self.slots.capacity() * std::mem::size_of::<Slot>()
-    }
-}
-
-impl Decoded {
-    fn empty() -> Decoded {
-        Decoded { index: 0, file_offset: 0, compressed: false, cpu: 0, data: Vec::new(), slots: Vec::new() }
-    }
-
-    fn record(&self, i: usize) -> Option<EtlRecord> {
-        let slot = self.slots[i];
-        let pos = slot.pos as usize;
-        let Ok(Step::Record(v, _)) = parse_at(&self.data, pos, 0) else {
-            return None; // cannot happen: the same bytes parsed when decoded
-        };
-        let in_buffer = (BUFFER_HEADER_LEN + pos) as u32;
-        Some(EtlRecord {
-            ts: slot.ts,
-            raw_ts: slot.raw_ts,
-            cpu: self.cpu,
-            offset: if self.compressed { self.file_offset } else { self.file_offset + in_buffer as u64 },
-            buffer_offset: self.file_offset,
-            buffer_index: self.index,
-            in_buffer,
-            compressed: self.compressed,
-            header_kind: v.kind,
-            header_type: v.header_type,
-            pointer_size: v.pointer_size,
-            provider: v.provider,
-            activity_id: v.activity_id,
-            id: v.id,
-            version: v.version,
-            channel: v.channel,
-            level: v.level,
-            opcode: v.opcode,
-            task: v.task,
-            keywords: v.keywords,
-            pid: v.pid,
-            tid: v.tid,
-            flags: v.flags,
-            event_property: v.event_property,
-            kernel_group_type: v.group_type,
-            extended: v.ext.iter().map(|(t, d)| ExtendedItem { ext_type: t, data: d.to_vec() }).collect(),
-            user_data: v.user_data.to_vec(),
-        })
-    }
-}
-
 /// Everything but the byte source, so decoding can borrow the source's
 /// bytes while updating the rest.
 struct Inner {
@@ -243,15 +180,6 @@ struct Inner {
     seq_count: u64,
 }
 
-/// Why a buffer could not be used, and so how to go on.
-enum BufferFault {
-    /// Its header's size is trustworthy: go on after it.
-    SkipBySize(DecodeError),
-    /// Its size may be what is wrong: look for the next header from the
-    /// byte after its start.
-    Rescan(DecodeError),
-}
-
 impl Inner {
     fn warn(&mut self, e: DecodeError) {
         self.stats.warnings += 1;
@@ -260,53 +188,17 @@ impl Inner {
         }
     }
 
-    /// Decodes one buffer (`raw` = its bytes as read, possibly cut short)
-    /// into `out`.
-    fn decode(
-        &mut self,
-        hdr: &BufferHeader,
-        raw: &[u8],
-        offset: u64,
-        index: u64,
-        out: &mut Decoded,
-    ) -> Result<(), BufferFault> {
-        let ctx = || format!("buffer {index}");
-        out.index = index;
-        out.file_offset = offset;
-        out.compressed = hdr.is_compressed();
-        out.cpu = hdr.cpu();
-        out.slots.clear();
-        let cut_short = raw.len() < hdr.buffer_size as usize;
-        if out.compressed {
-            let want = hdr.decompressed_len(offset).map_err(|e| BufferFault::Rescan(e.within(ctx())))?;
-            let input = raw.get(BUFFER_HEADER_LEN..).unwrap_or(&[]);
-            // Replaces the data of the run this one recycles, without
-            // clearing it first (it serves as scratch).
-            if let Err(e) = xpress::decompress_into(input, &mut out.data, want) {
-                // A buffer cut short by the end of the file decompresses to
-                // a prefix: its whole records are still good.
-                if !cut_short {
-                    let e = DecodeError::other(offset, format!("compressed buffer does not decompress: {e}"));
-                    return Err(BufferFault::Rescan(e.within(ctx())));
-                }
-            }
-            if out.data.len() != want && !cut_short {
-                let e = DecodeError::bad_length(
-                    offset,
-                    format!("compressed buffer (decompresses to {} bytes, SavedOffset says)", out.data.len()),
-                    want as u64,
-                );
-                return Err(BufferFault::Rescan(e.within(ctx())));
-            }
-        } else {
-            let end = hdr.data_end(offset).map_err(|e| BufferFault::SkipBySize(e.within(ctx())))?;
-            let end = end.min(raw.len());
-            out.data.clear();
-            out.data.extend_from_slice(raw.get(BUFFER_HEADER_LEN..end).unwrap_or(&[]));
-        }
+    /// What decoding needs of the file, on any thread.
+    fn ctx(&self) -> DecodeCtx {
+        DecodeCtx { clock: self.clock, cpus: self.header.number_of_processors }
+    }
 
+    /// Counts a buffer that was read (decoded by [`batch::decode`], here or
+    /// ahead on the pool) and reports what decoding it raised, in file
+    /// order.
+    fn count(&mut self, hdr: &BufferHeader, good: Good) -> Decoded {
         self.stats.buffers_read += 1;
-        if out.compressed {
+        if hdr.is_compressed() {
             self.stats.compressed_buffers += 1;
         }
         if hdr.flags & buffer_flag::EVENTS_LOST != 0 {
@@ -318,58 +210,11 @@ impl Inner {
         self.seq_min = self.seq_min.min(hdr.sequence_number);
         self.seq_max = self.seq_max.max(hdr.sequence_number);
         self.seq_count += 1;
-        let cpus = self.header.number_of_processors;
-        if cpus > 0 && out.cpu >= cpus && hdr.buffer_type != buffer_type::HEADER {
-            self.warn(
-                DecodeError::bad_length(
-                    offset + 0x28,
-                    format!("buffer ProcessorIndex (NumberOfProcessors is {cpus})"),
-                    out.cpu as u64,
-                )
-                .within(ctx()),
-            );
+        self.stats.records_skipped += good.records_skipped;
+        for w in good.warnings {
+            self.warn(w);
         }
-
-        // Walk the records. Positions are relative to the records region;
-        // errors name absolute file offsets (the buffer's, for compressed
-        // buffers, with the decompressed position in the context).
-        let base = if out.compressed { 0 } else { offset + BUFFER_HEADER_LEN as u64 };
-        let mut pos = 0usize;
-        let mut last_raw = hdr.timestamp;
-        let mut sorted = true;
-        while pos < out.data.len() {
-            match parse_at(&out.data, pos, base) {
-                Ok(Step::End) => break,
-                Ok(Step::Skipped { advance, .. }) => {
-                    self.stats.records_skipped += 1;
-                    pos += advance;
-                }
-                Ok(Step::Record(v, advance)) => {
-                    let raw_ts = v.raw_ts.unwrap_or(last_raw);
-                    last_raw = raw_ts;
-                    let ts = self.clock.to_timestamp(raw_ts);
-                    if out.slots.last().is_some_and(|s| s.ts > ts) {
-                        sorted = false;
-                    }
-                    out.slots.push(Slot { ts, raw_ts, pos: pos as u32 });
-                    pos += advance;
-                }
-                Err(mut e) => {
-                    if out.compressed {
-                        e.offset = offset;
-                        e = e.within(format!("{} (compressed) record at +{:#x}", ctx(), BUFFER_HEADER_LEN + pos));
-                    } else {
-                        e = e.within(format!("{} @{offset:#x}", ctx()));
-                    }
-                    self.warn(e);
-                    break;
-                }
-            }
-        }
-        if !sorted {
-            out.slots.sort_by_key(|s| s.ts);
-        }
-        Ok(())
+        good.run
     }
 }
 
@@ -395,8 +240,10 @@ pub struct EtlReader<R: Read> {
     mode: Mode,
     fatal: Option<DecodeError>,
     done: bool,
-    /// A released run kept for its allocations.
-    spare: Option<Decoded>,
+    /// Buffers decoded ahead on the pool (`None`: each is decoded inline).
+    ahead: Option<ReadAhead>,
+    /// Released runs, for their allocations.
+    spares: Spares,
 }
 
 impl<R: Read> EtlReader<R> {
@@ -465,12 +312,17 @@ impl<R: Read> EtlReader<R> {
                 inner.header.pointer_size_field as u64,
             ));
         }
-        let mut run = Decoded::empty();
-        let fault = inner.decode(&hdr, raw, 0, 0, &mut run).err();
+        let (run, fault) = match batch::decode(inner.ctx(), &hdr, raw, 0, 0, Decoded::empty()) {
+            Ok(good) => (inner.count(&hdr, good), None),
+            Err(f) => (Decoded::empty(), Some(f)),
+        };
         let cut = have < size;
         src.consume(have.min(size));
         let mut window = Window::new();
         window.push(run);
+        let rules =
+            ChainRules { ctx: inner.ctx(), written: inner.header.buffers_written as u64, logger_id: inner.logger_id };
+        let ahead = if opts.parallel { ReadAhead::new(rules) } else { None };
         let mut reader = EtlReader {
             src,
             inner,
@@ -481,7 +333,8 @@ impl<R: Read> EtlReader<R> {
             mode: Mode::Chained,
             fatal: None,
             done: false,
-            spare: None,
+            ahead,
+            spares: Spares::default(),
         };
         if let Some(BufferFault::SkipBySize(e) | BufferFault::Rescan(e)) = fault {
             reader.inner.warn(e);
@@ -514,7 +367,7 @@ impl<R: Read> EtlReader<R> {
             self.fill_window();
             if let Some(rec) = self.window.pop(|run, i| run.record(i)) {
                 while let Some(spent) = self.window.take_spent() {
-                    self.recycle(spent);
+                    self.spares.put(spent);
                 }
                 match rec {
                     Some(r) => {
@@ -546,10 +399,6 @@ impl<R: Read> EtlReader<R> {
             s.sequence_gaps = span.saturating_sub(self.inner.seq_count as u128).min(u64::MAX as u128) as u64;
         }
         s
-    }
-
-    fn recycle(&mut self, run: Decoded) {
-        self.spare = Some(run);
     }
 
     fn fill_window(&mut self) {
@@ -649,13 +498,20 @@ impl<R: Read> EtlReader<R> {
             Err(e) => return self.io_error(e),
         };
         self.next_index += 1;
-        let mut run = self.spare.take().unwrap_or_else(Decoded::empty);
-        let raw = &self.src.available()[..have];
-        match self.inner.decode(&hdr, raw, offset, index, &mut run) {
-            Ok(()) => {
+        let ahead = self.ahead.as_mut().and_then(|a| a.take(&mut self.src, &mut self.spares, offset, index));
+        let outcome = match ahead {
+            Some(o) => o,
+            None => {
+                let run = self.spares.get();
+                batch::decode(self.inner.ctx(), &hdr, &self.src.available()[..have], offset, index, run)
+            }
+        };
+        match outcome {
+            Ok(good) => {
+                let run = self.inner.count(&hdr, good);
                 self.window.push(run);
                 while let Some(spent) = self.window.take_spent() {
-                    self.recycle(spent);
+                    self.spares.put(spent);
                 }
                 self.src.consume(have);
                 if have < size {
@@ -663,7 +519,6 @@ impl<R: Read> EtlReader<R> {
                 }
             }
             Err(BufferFault::SkipBySize(e)) => {
-                self.spare = Some(run);
                 self.inner.warn(e);
                 self.inner.stats.buffers_skipped += 1;
                 self.inner.stats.bytes_skipped += have as u64;
@@ -673,7 +528,6 @@ impl<R: Read> EtlReader<R> {
                 }
             }
             Err(BufferFault::Rescan(e)) => {
-                self.spare = Some(run);
                 self.inner.warn(e);
                 self.inner.stats.buffers_skipped += 1;
                 self.start_hunt(offset);

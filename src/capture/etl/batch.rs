@@ -1,0 +1,494 @@
+//! Buffers as units of work: [`decode`] turns one buffer's bytes into its
+//! records with no side effect, so it can run on any thread; [`ReadAhead`]
+//! decodes the buffers that follow the reader's position on rayon's pool,
+//! a bounded batch at a time, while the reader hands out the records of
+//! the batch before.
+//!
+//! The reader stays the only one to decide what a buffer is and what
+//! happens after it: it asks for the buffer at (offset, index) when its
+//! own sequential walk reaches it, and gets the decoded result only if the
+//! read-ahead guessed that very buffer (the chain of `BufferSize`s, the
+//! common case). Counting, warnings, consuming input, the merge and
+//! resynchronising after damage all happen in file order on the reader's
+//! side, so the output does not depend on threads or timing.
+
+use std::collections::VecDeque;
+use std::io::Read;
+use std::sync::mpsc;
+
+use rayon::prelude::*;
+
+use crate::capture::refill::{RefillBuffer, DEFAULT_READ_SIZE};
+use crate::error::DecodeError;
+use crate::time::Timestamp;
+
+use super::buffer::BufferHeader;
+use super::clock::Clock;
+use super::merge::Run;
+use super::raw::{buffer_type, BUFFER_HEADER_LEN};
+use super::record::{parse_at, Step};
+use super::{xpress, EtlRecord, ExtendedItem};
+
+/// What decoding a buffer needs besides its bytes; fixed by the logfile
+/// header.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct DecodeCtx {
+    pub clock: Clock,
+    /// NumberOfProcessors (0: unknown).
+    pub cpus: u32,
+}
+
+/// Why a buffer could not be used, and so how to go on.
+pub(super) enum BufferFault {
+    /// Its header's size is trustworthy: go on after it.
+    SkipBySize(DecodeError),
+    /// Its size may be what is wrong: look for the next header from the
+    /// byte after its start.
+    Rescan(DecodeError),
+}
+
+/// A decoded buffer waiting in the merge window.
+pub(super) struct Decoded {
+    index: u64,
+    file_offset: u64,
+    compressed: bool,
+    cpu: u32,
+    /// The records region: buffer bytes from 0x48 to the end of the data.
+    data: Vec<u8>,
+    slots: Vec<Slot>,
+}
+
+/// Where a record is in its buffer and when it happened.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    ts: Timestamp,
+    raw_ts: i64,
+    pos: u32,
+}
+
+impl Run for Decoded {
+    fn len(&self) -> usize {
+        self.slots.len()
+    }
+    fn ts(&self, i: usize) -> Timestamp {
+        self.slots[i].ts
+    }
+    /// Bytes in use, not allocated: a function of the file alone, so that
+    /// the window fills the same way whichever thread decoded the buffer
+    /// and whichever released run's allocations it reused.
+    fn weight(&self) -> usize {
+        self.data.len() + self.slots.len() * std::mem::size_of::<Slot>()
+    }
+}
+
+impl Decoded {
+    pub(super) fn empty() -> Decoded {
+        Decoded { index: 0, file_offset: 0, compressed: false, cpu: 0, data: Vec::new(), slots: Vec::new() }
+    }
+
+    /// Bytes allocated, whether used or not.
+    fn capacity(&self) -> usize {
+        self.data.capacity() + self.slots.capacity() * std::mem::size_of::<Slot>()
+    }
+
+    /// Record `i`, parsed again from the buffer's bytes. (Building the
+    /// records when the buffer is decoded, on the pool, was tried: they
+    /// took ten times the memory of their slots, and moving them here and
+    /// freeing their payloads away from the thread that allocated them
+    /// cost what the pool saved.)
+    pub(super) fn record(&self, i: usize) -> Option<EtlRecord> {
+        let slot = *self.slots.get(i)?;
+        let pos = slot.pos as usize;
+        let Ok(Step::Record(v, _)) = parse_at(&self.data, pos, 0) else {
+            return None; // cannot happen: the same bytes parsed when decoded
+        };
+        let in_buffer = (BUFFER_HEADER_LEN + pos) as u32;
+        Some(EtlRecord {
+            ts: slot.ts,
+            raw_ts: slot.raw_ts,
+            cpu: self.cpu,
+            offset: if self.compressed { self.file_offset } else { self.file_offset + in_buffer as u64 },
+            buffer_offset: self.file_offset,
+            buffer_index: self.index,
+            in_buffer,
+            compressed: self.compressed,
+            header_kind: v.kind,
+            header_type: v.header_type,
+            pointer_size: v.pointer_size,
+            provider: v.provider,
+            activity_id: v.activity_id,
+            id: v.id,
+            version: v.version,
+            channel: v.channel,
+            level: v.level,
+            opcode: v.opcode,
+            task: v.task,
+            keywords: v.keywords,
+            pid: v.pid,
+            tid: v.tid,
+            flags: v.flags,
+            event_property: v.event_property,
+            kernel_group_type: v.group_type,
+            extended: v.ext.iter().map(|(t, d)| ExtendedItem { ext_type: t, data: d.to_vec() }).collect(),
+            user_data: v.user_data.to_vec(),
+        })
+    }
+}
+
+/// A buffer decoded, before it is counted.
+pub(super) struct Good {
+    pub run: Decoded,
+    /// Raised while decoding, in order.
+    pub warnings: Vec<DecodeError>,
+    pub records_skipped: u64,
+}
+
+pub(super) type Outcome = Result<Good, BufferFault>;
+
+/// Released runs kept for their allocations, up to [`SPARE_BYTES`]: a
+/// buffer's records region is large enough that a fresh one may come from
+/// the kernel (zeroed pages, unmapped again when freed), and a run is
+/// built on one thread and released on another, which the system
+/// allocator handles slowly.
+#[derive(Default)]
+pub(super) struct Spares {
+    runs: Vec<Decoded>,
+    bytes: usize,
+}
+
+/// Allocations kept in [`Spares`] at most.
+const SPARE_BYTES: usize = 32 << 20;
+
+impl Spares {
+    pub(super) fn put(&mut self, mut run: Decoded) {
+        let cap = run.capacity();
+        if cap == 0 || self.bytes + cap > SPARE_BYTES {
+            return;
+        }
+        run.slots.clear();
+        self.bytes += cap;
+        self.runs.push(run);
+    }
+
+    pub(super) fn get(&mut self) -> Decoded {
+        match self.runs.pop() {
+            Some(run) => {
+                self.bytes -= run.capacity();
+                run
+            }
+            None => Decoded::empty(),
+        }
+    }
+}
+
+/// Decodes one buffer (`raw` = its bytes as read, possibly cut short, at
+/// file offset `offset`, `index`-th in file order) into its records, in
+/// the allocations of `run` (a released one, or empty).
+pub(super) fn decode(
+    ctx: DecodeCtx,
+    hdr: &BufferHeader,
+    raw: &[u8],
+    offset: u64,
+    index: u64,
+    mut run: Decoded,
+) -> Outcome {
+    let name = || format!("buffer {index}");
+    // Whatever the run held is scratch for the decompressor.
+    let data = &mut run.data;
+    if hdr.is_compressed() {
+        let cut_short = raw.len() < hdr.buffer_size as usize;
+        let want = hdr.decompressed_len(offset).map_err(|e| BufferFault::Rescan(e.within(name())))?;
+        let input = raw.get(BUFFER_HEADER_LEN..).unwrap_or(&[]);
+        if let Err(e) = xpress::decompress_into(input, data, want) {
+            // A buffer cut short by the end of the file decompresses to a
+            // prefix: its whole records are still good.
+            if !cut_short {
+                let e = DecodeError::other(offset, format!("compressed buffer does not decompress: {e}"));
+                return Err(BufferFault::Rescan(e.within(name())));
+            }
+        }
+        if data.len() != want && !cut_short {
+            let e = DecodeError::bad_length(
+                offset,
+                format!("compressed buffer (decompresses to {} bytes, SavedOffset says)", data.len()),
+                want as u64,
+            );
+            return Err(BufferFault::Rescan(e.within(name())));
+        }
+    } else {
+        let end = hdr.data_end(offset).map_err(|e| BufferFault::SkipBySize(e.within(name())))?;
+        data.clear();
+        data.extend_from_slice(raw.get(BUFFER_HEADER_LEN..end.min(raw.len())).unwrap_or(&[]));
+    }
+    Ok(walk(ctx, hdr, run, offset, index))
+}
+
+/// Walks the records region of a buffer whose reading succeeded, noting
+/// where each record is and when it happened.
+fn walk(ctx: DecodeCtx, hdr: &BufferHeader, mut run: Decoded, offset: u64, index: u64) -> Good {
+    run.index = index;
+    run.file_offset = offset;
+    run.compressed = hdr.is_compressed();
+    run.cpu = hdr.cpu();
+    run.slots.clear();
+    let mut warnings = Vec::new();
+    let mut records_skipped = 0;
+    if ctx.cpus > 0 && run.cpu >= ctx.cpus && hdr.buffer_type != buffer_type::HEADER {
+        warnings.push(
+            DecodeError::bad_length(
+                offset + 0x28,
+                format!("buffer ProcessorIndex (NumberOfProcessors is {})", ctx.cpus),
+                run.cpu as u64,
+            )
+            .within(format!("buffer {index}")),
+        );
+    }
+
+    // Positions are relative to the records region; errors name absolute
+    // file offsets (the buffer's, for compressed buffers, with the
+    // decompressed position in the context).
+    let base = if run.compressed { 0 } else { offset + BUFFER_HEADER_LEN as u64 };
+    let mut pos = 0usize;
+    let mut last_raw = hdr.timestamp;
+    let mut sorted = true;
+    while pos < run.data.len() {
+        match parse_at(&run.data, pos, base) {
+            Ok(Step::End) => break,
+            Ok(Step::Skipped { advance, .. }) => {
+                records_skipped += 1;
+                pos += advance;
+            }
+            Ok(Step::Record(v, advance)) => {
+                let raw_ts = v.raw_ts.unwrap_or(last_raw);
+                last_raw = raw_ts;
+                let ts = ctx.clock.to_timestamp(raw_ts);
+                if run.slots.last().is_some_and(|s| s.ts > ts) {
+                    sorted = false;
+                }
+                run.slots.push(Slot { ts, raw_ts, pos: pos as u32 });
+                pos += advance;
+            }
+            Err(mut e) => {
+                if run.compressed {
+                    e.offset = offset;
+                    e = e.within(format!("buffer {index} (compressed) record at +{:#x}", BUFFER_HEADER_LEN + pos));
+                } else {
+                    e = e.within(format!("buffer {index} @{offset:#x}"));
+                }
+                warnings.push(e);
+                break;
+            }
+        }
+    }
+    if !sorted {
+        run.slots.sort_by_key(|s| s.ts);
+    }
+    Good { run, warnings, records_skipped }
+}
+
+/// What the read-ahead must know of the file to follow the chain the way
+/// the reader does.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ChainRules {
+    pub ctx: DecodeCtx,
+    /// BuffersWritten of the logfile header.
+    pub written: u64,
+    pub logger_id: u16,
+}
+
+/// A batch holds at least this many decoded bytes (when the chain goes
+/// on that far), so that handing it to the pool costs little beside it...
+const BATCH_BYTES: usize = 1 << 20;
+/// ...and at most this many (or one buffer, whatever its size): with one
+/// batch decoding and one waiting, read-ahead holds at most twice this,
+/// plus their records' positions.
+const BATCH_MAX_BYTES: usize = 16 << 20;
+/// Bytes of the file in a batch at most (or one buffer): two batches stay
+/// well inside the read buffer, which then needs neither to grow past its
+/// read size nor to move much when it refills.
+const BATCH_MAX_RAW: usize = DEFAULT_READ_SIZE / 4;
+/// Buffers in a batch at most.
+const BATCH_MAX_BUFFERS: usize = 256;
+
+/// One buffer handed to the pool: its bytes copied out of the read
+/// buffer, which the reader keeps using.
+struct Job {
+    hdr: BufferHeader,
+    raw: Vec<u8>,
+    offset: u64,
+    index: u64,
+    /// Allocations to decode into.
+    run: Decoded,
+}
+
+/// A buffer decoded ahead of the reader.
+struct Done {
+    offset: u64,
+    index: u64,
+    outcome: Outcome,
+}
+
+/// Buffers decoded ahead of the reader's position, in file order: a batch
+/// ready to be taken, and the next one decoding on the pool meanwhile.
+pub(super) struct ReadAhead {
+    rules: ChainRules,
+    /// Buffers per batch at least (when the chain has them): enough for
+    /// every thread of the pool to take a few.
+    min_buffers: usize,
+    ready: VecDeque<Done>,
+    in_flight: Option<mpsc::Receiver<Vec<Done>>>,
+    /// Where the chain goes on after the last buffer handed to the pool,
+    /// as (offset, index); `None` where it could not be followed.
+    next: Option<(u64, u64)>,
+}
+
+impl ReadAhead {
+    /// `None` when decoding ahead cannot help or could block: a pool of
+    /// one thread, or a reader running on the pool itself (waiting there
+    /// for a batch could wait for a thread that is the waiter).
+    pub(super) fn new(rules: ChainRules) -> Option<ReadAhead> {
+        let threads = rayon::current_num_threads();
+        if threads < 2 || rayon::current_thread_index().is_some() {
+            return None;
+        }
+        Some(ReadAhead { rules, min_buffers: 4 * threads, ready: VecDeque::new(), in_flight: None, next: None })
+    }
+
+    /// The decoded buffer at (`offset`, `index`) when the read-ahead has
+    /// it or can decode it now; `None` leaves the buffer to the caller.
+    /// `src` is the reader's input, positioned at or before `offset`.
+    pub(super) fn take<R: Read>(
+        &mut self,
+        src: &mut RefillBuffer<R>,
+        spares: &mut Spares,
+        offset: u64,
+        index: u64,
+    ) -> Option<Outcome> {
+        for restarted in [false, true] {
+            if self.ready.is_empty() {
+                self.receive(src, spares);
+            }
+            match self.ready.front() {
+                Some(d) if (d.offset, d.index) == (offset, index) => {
+                    return self.ready.pop_front().map(|d| d.outcome);
+                }
+                _ if restarted => return None,
+                _ => {
+                    // Nothing ahead, or the reader went another way
+                    // (damage, a resynchronisation): start over here.
+                    self.ready.clear();
+                    self.in_flight = None;
+                    self.next = Some((offset, index));
+                    self.schedule(src, spares);
+                }
+            }
+        }
+        None
+    }
+
+    /// Waits for the batch in flight, then starts the next one so that it
+    /// decodes while the reader works through this one.
+    fn receive<R: Read>(&mut self, src: &mut RefillBuffer<R>, spares: &mut Spares) {
+        let Some(rx) = self.in_flight.take() else { return };
+        match rx.recv() {
+            Ok(done) => self.ready.extend(done),
+            // The batch was lost (a decoding thread panicked): decode
+            // inline from here.
+            Err(_) => self.next = None,
+        }
+        self.schedule(src, spares);
+    }
+
+    /// Collects the buffers that follow [`ReadAhead::next`] in the chain
+    /// and sends them to the pool.
+    fn schedule<R: Read>(&mut self, src: &mut RefillBuffer<R>, spares: &mut Spares) {
+        let Some((offset, index)) = self.next else { return };
+        let (jobs, next) = self.collect(src, spares, offset, index);
+        self.next = next;
+        if jobs.is_empty() {
+            return;
+        }
+        let (tx, rx) = mpsc::sync_channel(1);
+        let ctx = self.rules.ctx;
+        rayon::spawn(move || {
+            let done: Vec<Done> = jobs
+                .into_par_iter()
+                .map(|j| Done {
+                    offset: j.offset,
+                    index: j.index,
+                    outcome: decode(ctx, &j.hdr, &j.raw, j.offset, j.index, j.run),
+                })
+                .collect();
+            // The reader may have gone another way and dropped the
+            // receiver: then the batch is simply not needed.
+            let _ = tx.send(done);
+        });
+        self.in_flight = Some(rx);
+    }
+
+    /// The whole buffers from (`offset`, `index`) on, as the reader would
+    /// meet them walking the chain of sizes, up to the batch limits; and
+    /// where the chain goes on after them. Stops (returning no position)
+    /// wherever the reader would do something else than decode the next
+    /// buffer: a header that fails its check, the end of the input or of
+    /// BuffersWritten, a read error (which the reader meets again itself).
+    fn collect<R: Read>(
+        &self,
+        src: &mut RefillBuffer<R>,
+        spares: &mut Spares,
+        mut offset: u64,
+        mut index: u64,
+    ) -> (Vec<Job>, Option<(u64, u64)>) {
+        let rules = self.rules;
+        let mut jobs = Vec::new();
+        // Decoded bytes (as the headers claim) and file bytes so far.
+        let mut bytes = 0usize;
+        let mut raw_bytes = 0usize;
+        loop {
+            let Some(rel) = offset.checked_sub(src.offset()).and_then(|r| usize::try_from(r).ok()) else {
+                return (jobs, None);
+            };
+            let Ok(avail) = src.fill_available(rel.saturating_add(BUFFER_HEADER_LEN)) else {
+                return (jobs, None);
+            };
+            let Some(head) = src.available().get(rel..rel + BUFFER_HEADER_LEN) else {
+                return (jobs, None);
+            };
+            let Ok(hdr) = BufferHeader::parse(head, offset) else {
+                return (jobs, None);
+            };
+            if index >= rules.written && !hdr.plausible(rules.logger_id, rules.ctx.cpus) {
+                return (jobs, None);
+            }
+            if hdr.check(offset).is_err() {
+                return (jobs, None);
+            }
+            let size = hdr.buffer_size as usize;
+            let decoded = if hdr.is_compressed() { hdr.decompressed_len(offset).unwrap_or(0) } else { size };
+            let full = !jobs.is_empty()
+                && (jobs.len() >= BATCH_MAX_BUFFERS
+                    || bytes.saturating_add(decoded) > BATCH_MAX_BYTES
+                    || raw_bytes.saturating_add(size) > BATCH_MAX_RAW
+                    || (bytes >= BATCH_BYTES && jobs.len() >= self.min_buffers));
+            if full {
+                return (jobs, Some((offset, index)));
+            }
+            let end = rel + size;
+            if avail < end {
+                match src.fill_available(end) {
+                    Ok(n) if n >= end => {}
+                    // Cut short, or a read error: the reader's business.
+                    _ => return (jobs, None),
+                }
+            }
+            let Some(raw) = src.available().get(rel..end) else {
+                return (jobs, None);
+            };
+            jobs.push(Job { hdr, raw: raw.to_vec(), offset, index, run: spares.get() });
+            bytes += decoded;
+            raw_bytes += size;
+            offset += size as u64;
+            index += 1;
+        }
+    }
+}
