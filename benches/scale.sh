@@ -87,11 +87,12 @@ done
 
 # ------------------------------------------------------------------ runs
 
-rows=() # tool|input|seconds|bytes|packets|peak KiB|status
+rows=() # tool|input|seconds|fastest-slowest|bytes|packets|peak KiB|status
 declare -A secs peak
 
-# Runs a command RUNS times and adds its row: median wall time, largest
-# peak RSS, and the exit status when it was not 0. $out (if set) is
+# Runs a command RUNS times and adds its row: median wall time, the
+# fastest and slowest runs (how noisy the machine was), largest peak RSS,
+# and the exit status when it was not 0. $out (if set) is
 # removed before each run so every run writes a new file.
 measure() { # tool, input name, command...
     local tool=$1 name=$2
@@ -114,10 +115,11 @@ measure() { # tool, input name, command...
             status="exit $rc: ${why:0:60}"
         fi
     done
-    local t m
-    t=$(printf '%s\n' "${times[@]}" | sort -n | sed -n "$(((runs + 1) / 2))p")
+    local t m sorted
+    sorted=$(printf '%s\n' "${times[@]}" | sort -n)
+    t=$(sed -n "$(((runs + 1) / 2))p" <<< "$sorted")
     m=$(printf '%s\n' "${rss[@]}" | sort -n | tail -1)
-    rows+=("$tool|$name|$t|$(stat -c %s "$file")|${packets[$name]}|$m|$status")
+    rows+=("$tool|$name|$t|$(head -1 <<< "$sorted")-$(tail -1 <<< "$sorted")|$(stat -c %s "$file")|${packets[$name]}|$m|$status")
     secs[$tool/$name]=$t
     peak[$tool/$name]=$m
 }
@@ -190,15 +192,17 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
     echo "load average before: $load_before, after: $load_after"
     echo "$("$bin" --version); $(tshark --version 2> /dev/null | head -1 || true); $(tcpdump --version 2> /dev/null | head -1 || true)"
     [ -x "$port" ] && echo "etl2pcapng: $port ($(git -C "$(dirname "$port")/../.." rev-parse --short HEAD 2> /dev/null || echo 'unknown commit'))"
-    echo "inputs of $size generated in $dir with --seed 7; median of $runs runs, peak RSS the largest run's"
+    echo "inputs of $size generated in $dir with --seed 7; median of $runs runs (fastest-slowest), peak RSS the largest run's"
+    echo "MB/s: input file bytes (compressed ones as stored); packets/s: the input's packet events (ETL: 1001 and 1003 fragments)"
     echo
-    printf '%-22s %-8s %8s %9s %12s %9s  %s\n' tool input seconds MB/s packets/s "peak MiB" status
+    printf '%-22s %-8s %8s %-13s %9s %12s %9s  %s\n' tool input seconds "(runs)" MB/s packets/s "peak MiB" status
     for r in "${rows[@]}"; do
-        IFS='|' read -r tool name t bytes n m status <<< "$r"
+        IFS='|' read -r tool name t spread bytes n m status <<< "$r"
         # A run that failed read only part of the input: no rates for it.
-        awk -v tool="$tool" -v name="$name" -v t="$t" -v b="$bytes" -v n="$n" -v m="$m" -v s="$status" 'BEGIN {
+        awk -v tool="$tool" -v name="$name" -v t="$t" -v r="$spread" -v b="$bytes" -v n="$n" -v m="$m" -v s="$status" 'BEGIN {
             if (s == "ok" && t > 0) { mbs = sprintf("%.0f", b / t / 1e6); pps = sprintf("%.0f", n / t) } else { mbs = "-"; pps = "-" }
-            printf "%-22s %-8s %8.2f %9s %12s %9.1f  %s\n", tool, name, t, mbs, pps, m / 1024, s
+            split(r, x, "-")
+            printf "%-22s %-8s %8.2f %-13s %9s %12s %9.1f  %s\n", tool, name, t, sprintf("%.2f-%.2f", x[1], x[2]), mbs, pps, m / 1024, s
         }'
     done
     echo
