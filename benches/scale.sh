@@ -192,6 +192,7 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
     echo "load average before: $load_before, after: $load_after"
     echo "$("$bin" --version); $(tshark --version 2> /dev/null | head -1 || true); $(tcpdump --version 2> /dev/null | head -1 || true)"
     [ -x "$port" ] && echo "etl2pcapng: $port ($(git -C "$(dirname "$port")/../.." rev-parse --short HEAD 2> /dev/null || echo 'unknown commit'))"
+    echo "command: SIZE=$size RUNS=$runs INPUTS=\"$inputs\" benches/scale.sh"
     echo "inputs of $size generated in $dir with --seed 7; median of $runs runs (fastest-slowest), peak RSS the largest run's"
     echo "MB/s: input file bytes (compressed ones as stored); packets/s: the input's packet events (ETL: 1001 and 1003 fragments)"
     echo
