@@ -124,13 +124,20 @@ measure() { # tool, input name, command...
     peak[$tool/$name]=$m
 }
 
-# Packets in each input, from overlay-trace's own report (ETL: packet
-# events, 1001 and 1003 fragments alike), checked against the generator's
-# truth where it counts the same thing.
+# The packets overlay-trace's report counts in a capture (ETL: packet
+# events, 1001 and 1003 fragments alike). Through a file: a reader that
+# stops at the first match would break analyze's pipe.
+count_packets() {
+    "$bin" analyze --quiet --format json --section captures "$1" > "$dir/report.json" || true
+    grep -m1 -oE '"packets": *[0-9]+' "$dir/report.json" | grep -oE '[0-9]+$' || echo '?'
+}
+
+# Packets in each input, checked against the generator's truth where it
+# counts the same thing.
 declare -A packets
 for name in $inputs; do
     file=$(path_of "$name")
-    n=$("$bin" analyze --quiet --format json --section flows "$file" | grep -m1 -oE '"packets": *[0-9]+' | grep -oE '[0-9]+$')
+    n=$(count_packets "$file")
     packets[$name]=$n
     case $name in
         mix | capture)
@@ -211,7 +218,7 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
     for c in "${converted[@]}"; do
         IFS='|' read -r tool name file <<< "$c"
         [ -f "$file" ] || continue
-        n=$("$bin" analyze --quiet --format json --section flows "$file" | grep -m1 -oE '"packets": *[0-9]+' | grep -oE '[0-9]+$' || echo '?')
+        n=$(count_packets "$file")
         echo "packets in the pcapng $tool wrote from $name: $n"
     done
     echo
@@ -234,4 +241,4 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
     fi
 } | tee "$dir/scale-$size-$(date -u +%Y%m%dT%H%M%S).txt"
 # The outputs are as large as the inputs; only the inputs are kept.
-rm -f "$dir/time.txt" "$dir/stderr.txt" "$dir"/convert-*.pcapng "$dir"/etl2pcapng-*.pcapng
+rm -f "$dir/time.txt" "$dir/stderr.txt" "$dir/report.json" "$dir"/convert-*.pcapng "$dir"/etl2pcapng-*.pcapng
