@@ -480,8 +480,8 @@ impl Reading {
             let direct = direct_ok && !self.etl && points.len() <= 1;
             if direct && defer {
                 let at = p.data.as_ptr() as usize;
-                if let Some((base, len)) = self.map_span.filter(|&(b, l)| at >= b && at + p.data.len() <= b + l) {
-                    let _ = len;
+                // Bytes the reader copied elsewhere (not in the map) are decoded here.
+                if let Some((base, _)) = self.map_span.filter(|&(b, l)| at >= b && at + p.data.len() <= b + l) {
                     return Some(Next::Direct(pipeline::PacketRef {
                         ts,
                         point,
