@@ -6,7 +6,9 @@ use super::Report;
 
 /// [`render`] straight to a writer, without the whole text in memory.
 pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, report).map_err(io::Error::other)?;
+    // Keep the kind of an I/O error (a closed pipe is not a failure).
+    serde_json::to_writer_pretty(&mut *out, report)
+        .map_err(|e| e.io_error_kind().map_or_else(|| io::Error::other(e), io::Error::from))?;
     out.write_all(b"\n")
 }
 

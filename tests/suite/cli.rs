@@ -164,3 +164,33 @@ fn trace_prints_timelines_and_mermaid() {
     assert!(out.stdout.is_empty());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no packet path matched"));
 }
+
+/// A reader that stops early (`| head`) is not an error: no message, exit 0,
+/// in every output format.
+#[test]
+fn closed_stdout_is_not_an_error() {
+    use std::io::Read;
+    use std::process::{Command as Std, Stdio};
+    let dir = std::env::temp_dir().join(format!("overlay-trace-pipe-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let capture = dir.join("mix.pcapng");
+    cmd().args(["generate", "--size", "2M", "--flows", "400", "-o"]).arg(&capture).assert().success();
+    for format in ["json", "table", "markdown", "csv"] {
+        let mut child = Std::new(assert_cmd::cargo::cargo_bin("overlay-trace"))
+            .args(["analyze", "--format", format])
+            .arg(&capture)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Read a little, then close the pipe while the report is still coming.
+        let mut first = [0u8; 16];
+        child.stdout.as_mut().unwrap().read_exact(&mut first).unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("cannot write"), "{format}: {stderr}");
+        assert_eq!(out.status.code(), Some(0), "{format}: {stderr}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
