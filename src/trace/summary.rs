@@ -154,19 +154,16 @@ impl Summary {
                         (None, None) => format!("{} -> {}", prev.point, h.point),
                     };
                     let ids: Vec<u64> = [flow_of(&prev.tuple), flow_of(&h.tuple)].into_iter().flatten().collect();
-                    match self.rewrite_index.get(&(before, now, point.clone())) {
-                        Some(&i) => {
-                            let r = &mut self.rewrites[i];
-                            r.packets += 1;
-                            for id in ids {
-                                if !r.flow_ids.contains(&id) {
-                                    r.flow_ids.push(id);
-                                }
-                            }
-                        }
-                        None => {
-                            self.rewrite_index.insert((before, now, point.clone()), self.rewrites.len());
-                            self.rewrites.push(Rewrite { before, after: now, point, packets: 1, flow_ids: ids });
+                    let next = self.rewrites.len();
+                    let i = *self.rewrite_index.entry((before, now, point.clone())).or_insert(next);
+                    if i == next {
+                        self.rewrites.push(Rewrite { before, after: now, point, packets: 0, flow_ids: Vec::new() });
+                    }
+                    let r = &mut self.rewrites[i];
+                    r.packets += 1;
+                    for id in ids {
+                        if !r.flow_ids.contains(&id) {
+                            r.flow_ids.push(id);
                         }
                     }
                 }
