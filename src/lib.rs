@@ -19,6 +19,7 @@ pub mod flow;
 pub mod generate;
 pub mod packet;
 mod pipeline;
+mod prefetch;
 pub mod report;
 pub mod time;
 pub mod trace;

@@ -26,6 +26,10 @@ use crate::time::Timestamp;
 const BATCH: usize = 4096;
 /// Batches that exist at once (being filled, decoded or applied).
 const IN_FLIGHT: usize = 8;
+/// How many packets ahead a decoding thread asks for packet headers, and
+/// how many bytes of them (Ethernet, IP, UDP, VXLAN and inner headers).
+const PREFETCH_PACKETS: usize = 8;
+const HEADER_BYTES: usize = 128;
 
 /// A packet located in the capture's memory map, not yet decoded.
 #[derive(Debug, Clone, Copy)]
@@ -116,7 +120,12 @@ pub(crate) fn run(
                 let (map, cfg, done) = (map.clone(), cfg.clone(), done_tx.clone());
                 let this = seq;
                 pool.spawn(move || {
-                    for r in &batch.refs {
+                    for (i, r) in batch.refs.iter().enumerate() {
+                        // The headers of a packet a few places ahead: this
+                        // thread is usually the first to read them.
+                        if let Some(ahead) = batch.refs.get(i + PREFETCH_PACKETS) {
+                            crate::prefetch::range(&map, ahead.start, ahead.start + HEADER_BYTES);
+                        }
                         let data = map.get(r.start..r.start + r.len as usize).unwrap_or_default();
                         let decoded = packet::decode(r.link, data, &cfg);
                         batch.keys.push(decoded.inner.map(|inner| HashedKey::of(&decoded, inner)));
