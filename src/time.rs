@@ -71,8 +71,24 @@ impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let secs = self.0.div_euclid(1_000_000_000);
         let nanos = self.0.rem_euclid(1_000_000_000) as u32;
+        // Written field by field: a chrono format string is parsed again on
+        // every call, which showed in reports with many thousands of rows.
+        // Every i64 of nanoseconds is a year from 1677 to 2262, four digits.
         match chrono::DateTime::from_timestamp(secs, nanos) {
-            Some(dt) => write!(f, "{}", dt.format("%Y-%m-%dT%H:%M:%S%.9fZ")),
+            Some(dt) => {
+                use chrono::{Datelike, Timelike};
+                let (date, time) = (dt.date_naive(), dt.time());
+                write!(
+                    f,
+                    "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
+                    date.year(),
+                    date.month(),
+                    date.day(),
+                    time.hour(),
+                    time.minute(),
+                    time.second()
+                )
+            }
             None => write!(f, "@{}ns", self.0),
         }
     }
@@ -85,13 +101,35 @@ impl serde::Serialize for Timestamp {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
     fn formats_with_nanoseconds() {
         let t = Timestamp::from_parts(1_510_160_535, 986_383_900, 1_000_000_000);
         assert_eq!(t.to_string(), "2017-11-08T17:02:15.986383900Z");
+    }
+
+    /// Spread over the whole i64 range, both ends and the epoch included.
+    pub(crate) fn sample_times() -> impl Iterator<Item = Timestamp> {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let spread = (0..20_000).map(move |_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            Timestamp(x as i64)
+        });
+        [i64::MIN, i64::MIN + 1, -1, 0, 1, 86_399_999_999_999, i64::MAX].into_iter().map(Timestamp).chain(spread)
+    }
+
+    #[test]
+    fn formats_as_chrono_does() {
+        for t in sample_times() {
+            let secs = t.0.div_euclid(1_000_000_000);
+            let nanos = t.0.rem_euclid(1_000_000_000) as u32;
+            let dt = chrono::DateTime::from_timestamp(secs, nanos).unwrap();
+            assert_eq!(t.to_string(), dt.format("%Y-%m-%dT%H:%M:%S%.9fZ").to_string(), "{}", t.0);
+        }
     }
 
     #[test]

@@ -8,6 +8,9 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use comfy_table::{presets, CellAlignment, ColumnConstraint, ContentArrangement, Table, Width};
+// Rows are formatted on every core: a capture can have hundreds of
+// thousands of flows, and formatting them once took longer than reading.
+use rayon::prelude::*;
 
 use super::{FlowRow, Report, Section, TunnelRow};
 use crate::time::Timestamp;
@@ -43,10 +46,12 @@ pub struct Grid {
 
 /// Times in tables: UTC time of day to the microsecond; the date is in the
 /// captures section.
+/// The UTC time of day to the microsecond (rounded down), as in
+/// 2017-11-08T17:02:15.986383900Z -> 17:02:15.986383.
 fn time_of_day(t: Timestamp) -> String {
-    let s = t.to_string();
-    // 2017-11-08T17:02:15.986383900Z -> 17:02:15.986383
-    s.get(11..26).map(str::to_string).unwrap_or(s)
+    let of_day = t.0.rem_euclid(86_400 * 1_000_000_000);
+    let (secs, nanos) = (of_day / 1_000_000_000, of_day % 1_000_000_000);
+    format!("{:02}:{:02}:{:02}.{:06}", secs / 3600, secs / 60 % 60, secs % 60, nanos / 1000)
 }
 
 fn endpoint(addr: &str, port: Option<u16>) -> String {
@@ -174,7 +179,7 @@ pub fn grid(report: &Report, section: Section) -> Grid {
             ],
             rows: report
                 .flows
-                .iter()
+                .par_iter()
                 .map(|f| {
                     let mut outer = outer_text(f.tunnel.as_ref());
                     if let Some(rev) = &f.tunnel_rev {
@@ -203,7 +208,7 @@ pub fn grid(report: &Report, section: Section) -> Grid {
             header: vec!["#", "FLOW", "VERDICT", "LATENCY", "HOPS (time since first hop, kind, where, packet)"],
             rows: report
                 .paths
-                .iter()
+                .par_iter()
                 .enumerate()
                 .map(|(i, p)| {
                     let first = p.hops.first().map(|h| h.ts).unwrap_or_default();
@@ -224,7 +229,7 @@ pub fn grid(report: &Report, section: Section) -> Grid {
             header: vec!["BEFORE", "AFTER", "WHERE", "PACKETS", "FLOWS"],
             rows: report
                 .nat
-                .iter()
+                .par_iter()
                 .map(|r| {
                     vec![
                         tuple_text(&r.before),
@@ -242,7 +247,7 @@ pub fn grid(report: &Report, section: Section) -> Grid {
             header: vec!["TIME", "WHERE", "BY", "REASON", "CODE", "FLOW", "NBL"],
             rows: report
                 .drops
-                .iter()
+                .par_iter()
                 .map(|d| {
                     vec![
                         time_of_day(d.ts),
@@ -361,4 +366,16 @@ pub fn write(report: &Report, sections: &[Section], opts: TableOptions, out: &mu
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_of_day_is_the_timestamps_clock_to_the_microsecond() {
+        for t in crate::time::tests::sample_times() {
+            assert_eq!(time_of_day(t), t.to_string()[11..26], "{}", t.0);
+        }
+    }
 }

@@ -23,8 +23,8 @@ pub fn write_grid(g: &Grid, style: Style, out: &mut dyn Write) -> io::Result<()>
     let columns = g.header.len().max(g.rows.iter().map(Vec::len).max().unwrap_or(0));
     let mut widths = vec![0usize; columns];
     let mut measure = |c: usize, cell: &str| {
-        for line in cell.lines() {
-            widths[c] = widths[c].max(line.width());
+        for line in lines(cell) {
+            widths[c] = widths[c].max(width(line));
         }
     };
     for (c, h) in g.header.iter().enumerate() {
@@ -42,8 +42,14 @@ pub fn write_grid(g: &Grid, style: Style, out: &mut dyn Write) -> io::Result<()>
     // Columns kept whole are given a minimum of their longest line in
     // characters (see `render_grid`); only combining marks make that differ.
     for &c in &g.keep_whole {
-        let longest =
-            g.rows.iter().filter_map(|r| r.get(c)).flat_map(|cell| cell.lines()).chain(g.header.get(c).copied());
+        // A printable ASCII line is as many characters as columns: measured above.
+        let longest = g
+            .rows
+            .iter()
+            .filter_map(|r| r.get(c))
+            .filter(|cell| !printable_ascii(cell))
+            .flat_map(|cell| cell.lines())
+            .chain(g.header.get(c).copied());
         if let Some(w) = longest.map(|l| l.chars().count()).max() {
             if let Some(width) = widths.get_mut(c) {
                 *width = (*width).max(w);
@@ -91,7 +97,7 @@ fn write_row(
     right: &[bool],
     style: Style,
 ) -> io::Result<()> {
-    let height = cells.iter().map(|c| c.lines().count().max(1)).max().unwrap_or(1);
+    let height = cells.iter().map(|c| lines(c).count().max(1)).max().unwrap_or(1);
     let separator = if style == Style::Terminal { " " } else { "|" };
     for i in 0..height {
         line.clear();
@@ -100,8 +106,8 @@ fn write_row(
             if c > 0 {
                 line.push_str(separator);
             }
-            let text = cells.get(c).and_then(|cell| cell.lines().nth(i)).unwrap_or("");
-            let pad = width - text.width().min(width);
+            let text = cells.get(c).and_then(|cell| lines(cell).nth(i)).unwrap_or("");
+            let pad = width - self::width(text).min(width);
             line.push(' ');
             if right[c] {
                 line.extend(std::iter::repeat_n(' ', pad));
@@ -116,6 +122,27 @@ fn write_row(
         out.write_all(line.as_bytes())?;
     }
     Ok(())
+}
+
+/// The lines of a cell, as `str::lines` gives them; most cells are one.
+fn lines(cell: &str) -> impl Iterator<Item = &str> {
+    let single = !cell.is_empty() && !cell.contains('\n');
+    let (one, many) = if single { (Some(cell), None) } else { (None, Some(cell.lines())) };
+    one.into_iter().chain(many.into_iter().flatten())
+}
+
+/// Columns a line takes in a terminal; the same as its length in bytes when
+/// it is printable ASCII, which is nearly always.
+fn width(line: &str) -> usize {
+    if printable_ascii(line) {
+        line.len()
+    } else {
+        line.width()
+    }
+}
+
+fn printable_ascii(s: &str) -> bool {
+    s.bytes().all(|b| (b' '..=b'~').contains(&b))
 }
 
 #[cfg(test)]
@@ -137,7 +164,21 @@ mod tests {
     /// wide and combining characters, bars, numbers.
     fn cell(seed: &mut u64) -> String {
         *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        let pieces = ["", "a", "10.0.0.4:80", "µs", "名前", "x|y", "line\nnext", "  lead", "e\u{301}", "12345", "-"];
+        let pieces = [
+            "",
+            "a",
+            "10.0.0.4:80",
+            "µs",
+            "名前",
+            "x|y",
+            "line\nnext",
+            "  lead",
+            "e\u{301}",
+            "12345",
+            "-",
+            "\r",
+            "t\tb",
+        ];
         let n = (*seed >> 33) as usize % 4;
         (0..n).map(|i| pieces[((*seed >> (8 * i)) as usize) % pieces.len()]).collect::<Vec<_>>().join("")
     }
