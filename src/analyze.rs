@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::capture::etl::providers::pktmon;
 
+use crate::capture::pcapng::PacketFrame;
 use crate::capture::{Capture, Format};
 use crate::error::CaptureError;
 use crate::event::{CapturePoint, EventKind};
@@ -530,6 +531,53 @@ impl Reading {
                 drop,
             }))));
         }
+    }
+
+    /// Packets that a memory-mapped single-point pcapng hands out without
+    /// parsing them, up to `max`, each with its packet number, counted here
+    /// (their times are for the caller to fold in with `add_times`). 0 when
+    /// the next block needs [`next_deferred`](Self::next_deferred).
+    pub(crate) fn next_frames(
+        &mut self,
+        max: usize,
+        progress: &mut dyn FnMut(Progress),
+        mut each: impl FnMut(PacketFrame, u64),
+    ) -> usize {
+        // Several points: packets may need joining, which `next` decides.
+        if self.done || self.etl || self.capture.points().len() > 1 {
+            return 0;
+        }
+        let before = self.summary.packets;
+        let mut packet_no = before;
+        let got = self.capture.next_packet_frames(max, |frame| {
+            packet_no += 1;
+            each(frame, packet_no)
+        }) as u64;
+        let s = &mut self.summary;
+        if (s.events + got) / PROGRESS_EVERY != s.events / PROGRESS_EVERY {
+            progress(Progress { capture: self.index as usize, offset: self.capture.offset() });
+        }
+        s.events += got;
+        s.packets += got;
+        got as usize
+    }
+
+    /// Which capture this is and the clock offset its packet times lose,
+    /// for the threads that finish reading its frames.
+    pub(crate) fn frame_context(&self) -> (u32, i64) {
+        (self.index, self.offset_ns)
+    }
+
+    /// Folds the times of packets read elsewhere into the summary.
+    pub(crate) fn add_times(&mut self, first: Timestamp, last: Timestamp) {
+        let s = &mut self.summary;
+        s.first_seen = Some(s.first_seen.map_or(first, |t| t.min(first)));
+        s.last_seen = Some(s.last_seen.map_or(last, |t| t.max(last)));
+    }
+
+    /// The map from `offset` on is still being read by decoding threads.
+    pub(crate) fn keep_mapped_from(&mut self, offset: u64) {
+        self.capture.keep_mapped_from(offset)
     }
 
     pub(crate) fn map(&self) -> Option<Arc<memmap2::Mmap>> {

@@ -11,11 +11,13 @@
 //! Batches are recycled through a bounded channel: at most `IN_FLIGHT` of
 //! them exist, so memory does not depend on the size of the capture.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{channel, sync_channel};
 use std::sync::Arc;
 
 use crate::analyze::{AnalyzeOptions, Item, Next, Progress, Reading, StopTally};
+use crate::capture::pcapng::PacketFrame;
 use crate::event::LinkType;
 use crate::flow::{FlowTable, HashedKey};
 use crate::packet::{self, DecodeConfig, Decoded};
@@ -24,6 +26,11 @@ use crate::time::Timestamp;
 /// Packets per batch: large enough that handing a batch between threads
 /// costs nothing per packet, small enough to keep every thread busy.
 const BATCH: usize = 4096;
+/// A batch also ends once it spans this much of the file, which bounds the
+/// mapped pages that must stay resident for the batches in flight.
+const BATCH_BYTES: usize = 2 << 20;
+/// Packets the reader walks between checks of the batch's size.
+const WALK_STEP: usize = 256;
 /// Batches that exist at once (being filled, decoded or applied).
 const IN_FLIGHT: usize = 8;
 /// How many packets ahead a decoding thread asks for packet headers, and
@@ -47,11 +54,39 @@ pub(crate) struct PacketRef {
     pub offset: u64,
 }
 
+/// A packet handed to the decoding threads: located by the reader, or a
+/// pcapng block whose framing alone was checked (the usual case), which
+/// the decoding thread locates first.
+enum Pending {
+    Located(PacketRef),
+    Frame { frame: PacketFrame, packet_no: u64 },
+}
+
+impl Pending {
+    fn data_start(&self) -> usize {
+        match self {
+            Pending::Located(r) => r.start,
+            Pending::Frame { frame, .. } => frame.data as usize,
+        }
+    }
+}
+
 #[derive(Default)]
 struct Batch {
+    pending: Vec<Pending>,
     refs: Vec<PacketRef>,
     decoded: Vec<Decoded>,
     keys: Vec<Option<HashedKey>>,
+}
+
+/// The first and last time of the packets applied.
+#[derive(Default)]
+struct Span(Option<(Timestamp, Timestamp)>);
+
+impl Span {
+    fn add(&mut self, ts: Timestamp) {
+        self.0 = Some(self.0.map_or((ts, ts), |(first, last)| (first.min(ts), last.max(ts))));
+    }
 }
 
 /// Reads `reading` to its end, or to its first item that needs the
@@ -70,14 +105,18 @@ pub(crate) fn run(
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().ok()?;
     // One capture point: nothing to join, so no sighting hashes.
     let cfg = Arc::new(DecodeConfig { hashes: false, ..opts.decode.clone() });
+    let (capture, offset_ns) = reading.frame_context();
     let (free_tx, free_rx) = sync_channel::<Batch>(IN_FLIGHT);
     for _ in 0..IN_FLIGHT {
         let _ = free_tx.send(Batch::default());
     }
     let (done_tx, done_rx) = channel::<(u64, Batch)>();
+    // Batches applied so far: the ones before it read the map no more.
+    let applied = &AtomicU64::new(0);
     std::thread::scope(|scope| {
         let applier = scope.spawn(move || {
             let mut stops = StopTally::default();
+            let mut span = Span::default();
             let mut waiting = BTreeMap::new();
             let mut next = 0u64;
             for (seq, batch) in done_rx {
@@ -88,24 +127,48 @@ pub(crate) fn run(
                             stops.add(stop, r.packet_no, r.offset);
                         }
                         flows.observe_keyed(r.ts, r.point, d, *key, r.frame_len, r.same);
+                        span.add(r.ts);
                     }
+                    batch.pending.clear();
                     batch.refs.clear();
                     batch.decoded.clear();
                     batch.keys.clear();
+                    next += 1;
+                    applied.store(next, Ordering::Release);
                     // The reader may have stopped taking batches; fine.
                     let _ = free_tx.send(batch);
-                    next += 1;
                 }
             }
-            stops
+            (stops, span)
         });
         let mut leftover = None;
         let mut seq = 0;
+        // Where each batch not yet applied starts in the map, oldest first.
+        let mut unapplied = VecDeque::new();
         while let Ok(mut batch) = free_rx.recv() {
+            let applied = applied.load(Ordering::Acquire);
+            while unapplied.front().is_some_and(|&(s, _)| s < applied) {
+                unapplied.pop_front();
+            }
+            reading.keep_mapped_from(unapplied.front().map_or(u64::MAX, |&(_, at)| at));
             let mut ended = false;
-            while batch.refs.len() < BATCH {
+            let full = |b: &Batch| {
+                let span = match (b.pending.first(), b.pending.last()) {
+                    (Some(first), Some(last)) => last.data_start() - first.data_start(),
+                    _ => 0,
+                };
+                b.pending.len() >= BATCH || span >= BATCH_BYTES
+            };
+            while !full(&batch) {
+                let room = (BATCH - batch.pending.len()).min(WALK_STEP);
+                let pending = &mut batch.pending;
+                let framed = reading
+                    .next_frames(room, progress, |frame, packet_no| pending.push(Pending::Frame { frame, packet_no }));
+                if framed > 0 {
+                    continue;
+                }
                 match reading.next_deferred(opts, progress) {
-                    Some(Next::Direct(r)) => batch.refs.push(r),
+                    Some(Next::Direct(r)) => batch.pending.push(Pending::Located(r)),
                     Some(Next::Item(item)) => {
                         leftover = Some(item);
                         break;
@@ -116,20 +179,27 @@ pub(crate) fn run(
                     }
                 }
             }
-            if !batch.refs.is_empty() {
+            if let Some(first) = batch.pending.first() {
+                unapplied.push_back((seq, first.data_start() as u64));
                 let (map, cfg, done) = (map.clone(), cfg.clone(), done_tx.clone());
                 let this = seq;
                 pool.spawn(move || {
-                    for (i, r) in batch.refs.iter().enumerate() {
+                    for (i, pending) in batch.pending.iter().enumerate() {
                         // The headers of a packet a few places ahead: this
                         // thread is usually the first to read them.
-                        if let Some(ahead) = batch.refs.get(i + PREFETCH_PACKETS) {
-                            crate::prefetch::range(&map, ahead.start, ahead.start + HEADER_BYTES);
+                        if let Some(ahead) = batch.pending.get(i + PREFETCH_PACKETS) {
+                            let start = ahead.data_start();
+                            crate::prefetch::range(&map, start, start + HEADER_BYTES);
                         }
+                        let r = match *pending {
+                            Pending::Located(r) => r,
+                            Pending::Frame { frame, packet_no } => locate(frame, packet_no, capture, offset_ns),
+                        };
                         let data = map.get(r.start..r.start + r.len as usize).unwrap_or_default();
                         let decoded = packet::decode(r.link, data, &cfg);
                         batch.keys.push(decoded.inner.map(|inner| HashedKey::of(&decoded, inner)));
                         batch.decoded.push(decoded);
+                        batch.refs.push(r);
                     }
                     let _ = done.send((this, batch));
                 });
@@ -140,8 +210,30 @@ pub(crate) fn run(
             }
         }
         drop(done_tx);
-        let stops = applier.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        let (stops, span) = applier.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         reading.add_stops(stops);
+        // Everything handed out is applied.
+        reading.keep_mapped_from(u64::MAX);
+        if let Some((first, last)) = span.0 {
+            reading.add_times(first, last);
+        }
         leftover
     })
+}
+
+/// What the reader would have made of a checked pcapng block: the packet
+/// number and time as `Reading::next` gives them, its bytes by offset.
+fn locate(frame: PacketFrame, packet_no: u64, capture: u32, offset_ns: i64) -> PacketRef {
+    PacketRef {
+        ts: Timestamp(frame.clock.timestamp(frame.ticks).0.saturating_sub(offset_ns)),
+        point: (capture, frame.point),
+        link: frame.link,
+        start: frame.data as usize,
+        len: frame.caplen,
+        frame_len: frame.orig_len.max(frame.caplen),
+        // Only ETL packets carry pktmon's packet identity.
+        same: None,
+        packet_no,
+        offset: frame.offset,
+    }
 }

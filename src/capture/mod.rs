@@ -134,6 +134,16 @@ impl Capture {
         }
     }
 
+    /// Mapped captures: bytes from `offset` on are still read by other
+    /// threads, so their pages stay resident.
+    pub fn keep_mapped_from(&mut self, offset: u64) {
+        match &mut self.reader {
+            Reader::Pcap(r) => r.keep_mapped_from(offset),
+            Reader::Pcapng(r) => r.keep_mapped_from(offset),
+            Reader::Etl(_) => {}
+        }
+    }
+
     pub fn from_reader(path: &Path, input: Box<dyn Read + Send>) -> Result<Capture, CaptureError> {
         Self::from_reader_sized(path, input, refill::DEFAULT_READ_SIZE)
     }
@@ -198,6 +208,16 @@ impl Capture {
             Reader::Etl(r) => r.next_with_points(),
         };
         r.map_err(|e| CaptureError::decode(path, e))
+    }
+
+    /// Packet blocks ahead that a memory-mapped pcapng can hand out without
+    /// parsing them (see [`pcapng::PcapNgReader::next_packet_frames`]); 0
+    /// for every other capture, whose packets come from `next_with_points`.
+    pub fn next_packet_frames(&mut self, max: usize, each: impl FnMut(pcapng::PacketFrame)) -> usize {
+        match &mut self.reader {
+            Reader::Pcapng(r) if r.map().is_some() => r.next_packet_frames(max, each),
+            _ => 0,
+        }
     }
 
     pub fn points(&self) -> &[CapturePoint] {

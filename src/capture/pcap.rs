@@ -103,6 +103,11 @@ impl<R: Read> PcapReader<R> {
         self.buf.map()
     }
 
+    /// See [`RefillBuffer::keep_from`].
+    pub fn keep_mapped_from(&mut self, offset: u64) {
+        self.buf.keep_from(offset)
+    }
+
     /// The next event, `Ok(None)` at the end, or the error that ended the
     /// file (returned once; afterwards `Ok(None)`).
     pub fn next_event(&mut self) -> Result<Option<Event<'_>>, DecodeError> {

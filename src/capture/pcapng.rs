@@ -33,6 +33,8 @@ pub const BLOCK_OVERHEAD: usize = 12;
 pub const MAX_BLOCK_LEN: usize = 64 << 20;
 
 const EPB_DATA_OFFSET: usize = 28;
+/// How far ahead of its walk `next_packet_frames` asks for cache lines.
+const FRAME_PREFETCH: usize = 8 << 10;
 const OPB_DATA_OFFSET: usize = 28;
 const SPB_DATA_OFFSET: usize = 12;
 
@@ -52,8 +54,7 @@ struct Interface {
     point: PointId,
     link: LinkType,
     snaplen: u32,
-    units_per_sec: u64,
-    offset_secs: i64,
+    clock: Clock,
     usable: bool,
 }
 
@@ -66,6 +67,37 @@ pub struct PcapNgReader<R> {
     block_index: u64,
     warnings: Vec<DecodeError>,
     finished: bool,
+}
+
+/// An Enhanced Packet Block whose framing, interface and lengths were
+/// checked by [`PcapNgReader::next_packet_frames`], its timestamp not yet
+/// converted: what a decoding thread needs to finish reading it.
+#[derive(Debug, Clone, Copy)]
+pub struct PacketFrame {
+    /// File offset of the block.
+    pub offset: u64,
+    /// File offset of the packet bytes.
+    pub data: u64,
+    pub caplen: u32,
+    pub orig_len: u32,
+    pub ticks: u64,
+    pub clock: Clock,
+    pub point: PointId,
+    pub link: LinkType,
+}
+
+/// How an interface counts time: `if_tsresol` and `if_tsoffset`.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    units_per_sec: u64,
+    offset_secs: i64,
+}
+
+impl Clock {
+    pub fn timestamp(self, ticks: u64) -> Timestamp {
+        let ticks = ticks as i128 + self.offset_secs as i128 * self.units_per_sec as i128;
+        Timestamp::from_ticks(ticks, self.units_per_sec)
+    }
 }
 
 /// Where the packet bytes of the block just consumed are.
@@ -136,6 +168,11 @@ impl<R: Read> PcapNgReader<R> {
         self.buf.map()
     }
 
+    /// See [`RefillBuffer::keep_from`].
+    pub fn keep_mapped_from(&mut self, offset: u64) {
+        self.buf.keep_from(offset)
+    }
+
     /// Damaged blocks that were skipped since the last call.
     pub fn take_warnings(&mut self) -> Vec<DecodeError> {
         std::mem::take(&mut self.warnings)
@@ -189,6 +226,64 @@ impl<R: Read> PcapNgReader<R> {
                 }
             }
         }
+    }
+
+    /// Consumes the Enhanced Packet Blocks ahead that need nothing but their
+    /// own bytes to be read, up to `max`, handing each to `each`; returns how
+    /// many. Stops before any block the ordinary reader must see (another
+    /// type, a broken frame, an unknown interface, a length to warn about),
+    /// so reading on with [`next_event`](Self::next_event) gives exactly what
+    /// it would have. Only the framing is checked here, which keeps the one
+    /// thread that walks the file short of work; the caller's threads
+    /// convert the timestamps and read the packets.
+    pub fn next_packet_frames(&mut self, max: usize, mut each: impl FnMut(PacketFrame)) -> usize {
+        if self.finished || self.block_index == 0 {
+            return 0;
+        }
+        let big = self.big_endian;
+        let base = self.buf.offset();
+        let bytes = self.buf.available();
+        let (mut pos, mut count, mut requested) = (0, 0, 0);
+        while count < max {
+            // Walking is one hop per block; ask for the lines ahead of it.
+            if pos + FRAME_PREFETCH > requested {
+                let from = requested.max(pos);
+                requested = pos + 2 * FRAME_PREFETCH;
+                crate::prefetch::range(bytes, from, requested);
+            }
+            let Some(head) = bytes.get(pos..pos + EPB_DATA_OFFSET) else { break };
+            let len = u32_at(head, 4, big) as usize;
+            if u32_at(head, 0, big) != EPB_TYPE
+                || len < EPB_DATA_OFFSET + 4
+                || len % 4 != 0
+                || len > MAX_BLOCK_LEN
+                || pos + len > bytes.len()
+                || u32_at(bytes, pos + len - 4, big) as usize != len
+            {
+                break;
+            }
+            let caplen = u32_at(head, 20, big) as usize;
+            if caplen > MAX_PACKET_LEN || EPB_DATA_OFFSET + caplen > len - 4 {
+                break;
+            }
+            let Some(iface) = self.interfaces.get(u32_at(head, 8, big) as usize).filter(|i| i.usable) else { break };
+            let offset = base + pos as u64;
+            each(PacketFrame {
+                offset,
+                data: offset + EPB_DATA_OFFSET as u64,
+                caplen: caplen as u32,
+                orig_len: u32_at(head, 24, big),
+                ticks: (u32_at(head, 12, big) as u64) << 32 | u32_at(head, 16, big) as u64,
+                clock: iface.clock,
+                point: iface.point,
+                link: iface.link,
+            });
+            pos += len;
+            count += 1;
+        }
+        self.buf.consume(pos);
+        self.block_index += count as u64;
+        count
     }
 
     /// Reads and consumes one block. `Some(Some(_))` for a packet block,
@@ -325,8 +420,7 @@ impl<R: Read> PcapNgReader<R> {
                     point,
                     link: LinkType(idb.linktype.0 as u32 & 0xFFFF),
                     snaplen: idb.snaplen,
-                    units_per_sec: units.unwrap_or(1_000_000),
-                    offset_secs: idb.if_tsoffset,
+                    clock: Clock { units_per_sec: units.unwrap_or(1_000_000), offset_secs: idb.if_tsoffset },
                     usable: true,
                 });
                 if let Some(r) = bad_resolution {
@@ -350,8 +444,7 @@ impl<R: Read> PcapNgReader<R> {
                     point,
                     link: LinkType(u32::MAX),
                     snaplen: 0,
-                    units_per_sec: 1_000_000,
-                    offset_secs: 0,
+                    clock: Clock { units_per_sec: 1_000_000, offset_secs: 0 },
                     usable: false,
                 });
             }
@@ -400,9 +493,7 @@ impl<R: Read> PcapNgReader<R> {
             return None;
         }
         let iface = self.interface(offset, if_id, "Enhanced Packet Block")?;
-        let ticks = ((ts_high as u64) << 32 | ts_low as u64) as i128;
-        let ts =
-            Timestamp::from_ticks(ticks + iface.offset_secs as i128 * iface.units_per_sec as i128, iface.units_per_sec);
+        let ts = iface.clock.timestamp((ts_high as u64) << 32 | ts_low as u64);
         let opts_len = (len - 4).saturating_sub(opts_start);
         Some(Found {
             offset,
@@ -466,9 +557,7 @@ impl<R: Read> PcapNgReader<R> {
             return None;
         }
         let iface = self.interface(offset, if_id, "Packet Block")?;
-        let ticks = ((ts_high as u64) << 32 | ts_low as u64) as i128;
-        let ts =
-            Timestamp::from_ticks(ticks + iface.offset_secs as i128 * iface.units_per_sec as i128, iface.units_per_sec);
+        let ts = iface.clock.timestamp((ts_high as u64) << 32 | ts_low as u64);
         let opts_start = OPB_DATA_OFFSET + ((caplen + 3) & !3);
         let opts_len = (len - 4).saturating_sub(opts_start);
         Some(Found {

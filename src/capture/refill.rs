@@ -25,13 +25,15 @@ pub struct RefillBuffer<R> {
     released: usize,
     /// Mapped: cache lines before this were asked for ahead of the reader.
     prefetched: usize,
+    /// Mapped: bytes from here on are still being read by other threads.
+    keep_from: usize,
 }
 
-/// How far behind the read position a mapped file's pages stay resident:
-/// enough for the batches decoding threads still read from, so they need
-/// not fault them in again. Before that they are dropped from our resident
-/// set (they stay in the page cache), so memory does not grow with the file.
-const MAPPED_TRAIL: usize = 16 << 20;
+/// How far behind the read position (or behind `keep_from`) a mapped
+/// file's pages stay resident. Before that they are dropped from our
+/// resident set (they stay in the page cache), so memory does not grow with
+/// the file; releasing at least this much at a time keeps system calls rare.
+const MAPPED_TRAIL: usize = 4 << 20;
 const PAGE: usize = 4096;
 
 /// How far ahead of the read position a mapped file's cache lines are
@@ -92,6 +94,7 @@ impl<R: Read> RefillBuffer<R> {
             read_size: read_size.max(1),
             released: 0,
             prefetched: 0,
+            keep_from: usize::MAX,
         }
     }
 
@@ -109,6 +112,7 @@ impl<R: Read> RefillBuffer<R> {
             read_size: 1,
             released: 0,
             prefetched: 0,
+            keep_from: usize::MAX,
         }
     }
 
@@ -118,6 +122,14 @@ impl<R: Read> RefillBuffer<R> {
             Storage::Mapped(m) => Some(m),
             Storage::Owned(_) => None,
         }
+    }
+
+    /// Keeps the mapped pages from `offset` on resident even once consumed:
+    /// threads that were handed slices of the map still read them. Pages
+    /// released under a reader would be faulted back in, and then never
+    /// released again.
+    pub fn keep_from(&mut self, offset: u64) {
+        self.keep_from = usize::try_from(offset).unwrap_or(usize::MAX);
     }
 
     /// Absolute offset of the first unconsumed byte.
@@ -195,8 +207,9 @@ impl<R: Read> RefillBuffer<R> {
                 crate::prefetch::range(map, from, to);
                 self.prefetched = to;
             }
-            if self.start >= self.released + 2 * MAPPED_TRAIL {
-                let upto = (self.start - MAPPED_TRAIL) & !(PAGE - 1);
+            let behind = self.start.min(self.keep_from);
+            if behind >= self.released + 2 * MAPPED_TRAIL {
+                let upto = (behind - MAPPED_TRAIL) & !(PAGE - 1);
                 release(map, self.released, upto);
                 self.released = upto;
             }
