@@ -227,11 +227,31 @@ pub fn analyze_with_progress(
     } else {
         for r in &mut readings {
             let mut correlator = Correlator::with_max_open(DEFAULT_WINDOW_NS, opts.max_open);
-            if opts.threads != 1 && r.map_span.is_some() {
+            if opts.threads != 1 {
                 // Decode on all cores until the capture needs correlating
-                // (a second capture point), then go on here.
-                if let Some(item) = pipeline::run(r, opts, sinks.flows, progress) {
-                    item.feed(&mut correlator, &mut sinks);
+                // (a second capture point), then go on here. An ETL file is
+                // read as if it only had packets at one point, as `netsh
+                // trace capture=yes` writes them; at its first event that
+                // needs correlating (a switch event, a pktmon packet) it is
+                // read again from the start, every event correlated.
+                r.etl_direct = r.etl && r.summary.path.as_os_str() != "-";
+                let leftover = pipeline::run(r, opts, sinks.flows, progress);
+                let restart = r.etl_direct && leftover.is_some();
+                r.etl_direct = false;
+                match restart.then(|| r.reopen(&mut open)) {
+                    Some(Ok(fresh)) => {
+                        *r = fresh;
+                        *sinks.flows = FlowTable::new();
+                    }
+                    Some(Err(e)) => {
+                        sinks.health.notes.push(format!(
+                            "{e}: could not read the capture again to correlate its events, so its packets before \
+                             offset {} are counted but not followed",
+                            r.capture.offset()
+                        ));
+                        leftover.into_iter().for_each(|item| item.feed(&mut correlator, &mut sinks));
+                    }
+                    None => leftover.into_iter().for_each(|item| item.feed(&mut correlator, &mut sinks)),
                 }
             }
             while let Some(item) = r.next_item(opts, true, progress) {
@@ -378,6 +398,10 @@ pub(crate) struct Reading {
     /// Subtracted from every timestamp: this capture's clock offset.
     offset_ns: i64,
     etl: bool,
+    /// An ETL read on the chance that it only has packets at one point:
+    /// they go straight to the flow table, and the first event that needs
+    /// correlating sends the caller back to the start (see `analyze_with_progress`).
+    etl_direct: bool,
     os_build: u32,
     done: bool,
     /// Address range of the capture's memory map: packets inside it can be
@@ -407,6 +431,7 @@ impl Reading {
             prefix,
             offset_ns,
             etl,
+            etl_direct: false,
             os_build,
             done: false,
             map_span,
@@ -422,24 +447,29 @@ impl Reading {
         direct_ok: bool,
         progress: &mut dyn FnMut(Progress),
     ) -> Option<Item> {
-        match self.next(opts, direct_ok, false, progress)? {
+        match self.next(opts, direct_ok, None, progress)? {
             Next::Item(item) => Some(item),
             Next::Direct(_) => unreachable!("packets are only deferred when asked"),
         }
     }
 
     /// Like [`next_item`](Self::next_item), but a packet that needs no
-    /// correlation and lies in the capture's memory map comes back
-    /// undecoded, for the decoding threads.
-    pub(crate) fn next_deferred(&mut self, opts: &AnalyzeOptions, progress: &mut dyn FnMut(Progress)) -> Option<Next> {
-        self.next(opts, true, true, progress)
+    /// correlation comes back undecoded, for the decoding threads: located
+    /// in the capture's memory map, or copied to the end of `arena`.
+    pub(crate) fn next_deferred(
+        &mut self,
+        opts: &AnalyzeOptions,
+        progress: &mut dyn FnMut(Progress),
+        arena: &mut Vec<u8>,
+    ) -> Option<Next> {
+        self.next(opts, true, Some(arena), progress)
     }
 
     fn next(
         &mut self,
         opts: &AnalyzeOptions,
         direct_ok: bool,
-        defer: bool,
+        mut defer: Option<&mut Vec<u8>>,
         progress: &mut dyn FnMut(Progress),
     ) -> Option<Next> {
         loop {
@@ -477,24 +507,35 @@ impl Reading {
             let frame_len = p.orig_len.max(p.data.len() as u32);
             let point = (self.index, event.point);
             // One capture point and no switch events: every packet is seen
-            // once, so it goes straight to the flow table.
-            let direct = direct_ok && !self.etl && points.len() <= 1;
-            if direct && defer {
+            // once, so it goes straight to the flow table. An ETL packet seen
+            // by pktmon or at a switch port is one hop of a path.
+            let plain = !self.etl
+                || (self.etl_direct && p.meta.pktmon.is_none() && p.meta.switch_port.is_none() && !p.meta.dropped);
+            let direct = direct_ok && plain && points.len() <= 1;
+            if let Some(arena) = defer.as_mut().filter(|_| direct) {
                 let at = p.data.as_ptr() as usize;
-                // Bytes the reader copied elsewhere (not in the map) are decoded here.
-                if let Some((base, _)) = self.map_span.filter(|&(b, l)| at >= b && at + p.data.len() <= b + l) {
-                    return Some(Next::Direct(pipeline::PacketRef {
-                        ts,
-                        point,
-                        link: p.link,
-                        start: at - base,
-                        len: p.data.len() as u32,
-                        frame_len,
-                        same: same_packet_key(&p.meta),
-                        packet_no: s.packets,
-                        offset: event.offset,
-                    }));
-                }
+                let mapped = self.map_span.filter(|&(b, l)| at >= b && at + p.data.len() <= b + l);
+                // Bytes outside the map (decompressed, reassembled, read
+                // from a stream) travel with the batch.
+                let start = match mapped {
+                    Some((base, _)) => at - base,
+                    None => {
+                        arena.extend_from_slice(p.data);
+                        arena.len() - p.data.len()
+                    }
+                };
+                return Some(Next::Direct(pipeline::PacketRef {
+                    ts,
+                    point,
+                    link: p.link,
+                    start,
+                    in_arena: mapped.is_none(),
+                    len: p.data.len() as u32,
+                    frame_len,
+                    same: same_packet_key(&p.meta),
+                    packet_no: s.packets,
+                    offset: event.offset,
+                }));
             }
             let decoded = packet::decode(p.link, p.data, &opts.decode);
             if let Some(stop) = decoded.stopped {
@@ -573,6 +614,16 @@ impl Reading {
         let s = &mut self.summary;
         s.first_seen = Some(s.first_seen.map_or(first, |t| t.min(first)));
         s.last_seen = Some(s.last_seen.map_or(last, |t| t.max(last)));
+    }
+
+    /// The same capture opened again, nothing read yet.
+    fn reopen(&self, open: &mut impl FnMut(&Path) -> Result<Capture, CaptureError>) -> Result<Reading, CaptureError> {
+        let path = &self.summary.path;
+        let capture = open(path)?;
+        let mut summary = CaptureSummary::new(path);
+        summary.clock_offset_ns = self.summary.clock_offset_ns;
+        summary.format = Some(capture.format);
+        Ok(Reading::new(self.index, capture, summary, self.prefix.clone(), self.offset_ns))
     }
 
     /// The map from `offset` on is still being read by decoding threads.

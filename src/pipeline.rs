@@ -38,14 +38,15 @@ const IN_FLIGHT: usize = 8;
 const PREFETCH_PACKETS: usize = 8;
 const HEADER_BYTES: usize = 128;
 
-/// A packet located in the capture's memory map, not yet decoded.
+/// A packet located in the capture's memory map or in a batch, not yet decoded.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct PacketRef {
     pub ts: Timestamp,
     pub point: (u32, u32),
     pub link: LinkType,
-    /// Offset of the packet bytes in the map.
+    /// Offset of the packet bytes in the map, or in the batch's arena.
     pub start: usize,
+    pub in_arena: bool,
     pub len: u32,
     pub frame_len: u32,
     pub same: Option<u64>,
@@ -63,10 +64,18 @@ enum Pending {
 }
 
 impl Pending {
-    fn data_start(&self) -> usize {
+    /// Where the packet bytes start: in the arena, or in the map.
+    fn data_start(&self) -> (bool, usize) {
         match self {
-            Pending::Located(r) => r.start,
-            Pending::Frame { frame, .. } => frame.data as usize,
+            Pending::Located(r) => (r.in_arena, r.start),
+            Pending::Frame { frame, .. } => (false, frame.data as usize),
+        }
+    }
+
+    fn file_offset(&self) -> u64 {
+        match self {
+            Pending::Located(r) => r.offset,
+            Pending::Frame { frame, .. } => frame.offset,
         }
     }
 }
@@ -74,6 +83,8 @@ impl Pending {
 #[derive(Default)]
 struct Batch {
     pending: Vec<Pending>,
+    /// Bytes of packets that are not in a memory map.
+    arena: Vec<u8>,
     refs: Vec<PacketRef>,
     decoded: Vec<Decoded>,
     keys: Vec<Option<HashedKey>>,
@@ -97,7 +108,7 @@ pub(crate) fn run(
     flows: &mut FlowTable,
     progress: &mut dyn FnMut(Progress),
 ) -> Option<Item> {
-    let map = reading.map()?;
+    let map = reading.map();
     let threads = match opts.threads {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
@@ -130,6 +141,7 @@ pub(crate) fn run(
                         span.add(r.ts);
                     }
                     batch.pending.clear();
+                    batch.arena.clear();
                     batch.refs.clear();
                     batch.decoded.clear();
                     batch.keys.clear();
@@ -154,10 +166,10 @@ pub(crate) fn run(
             let mut ended = false;
             let full = |b: &Batch| {
                 let span = match (b.pending.first(), b.pending.last()) {
-                    (Some(first), Some(last)) => last.data_start() - first.data_start(),
+                    (Some(first), Some(last)) => last.file_offset().saturating_sub(first.file_offset()),
                     _ => 0,
                 };
-                b.pending.len() >= BATCH || span >= BATCH_BYTES
+                b.pending.len() >= BATCH || span >= BATCH_BYTES as u64 || b.arena.len() >= BATCH_BYTES
             };
             while !full(&batch) {
                 let room = (BATCH - batch.pending.len()).min(WALK_STEP);
@@ -167,7 +179,7 @@ pub(crate) fn run(
                 if framed > 0 {
                     continue;
                 }
-                match reading.next_deferred(opts, progress) {
+                match reading.next_deferred(opts, progress, &mut batch.arena) {
                     Some(Next::Direct(r)) => batch.pending.push(Pending::Located(r)),
                     Some(Next::Item(item)) => {
                         leftover = Some(item);
@@ -180,22 +192,25 @@ pub(crate) fn run(
                 }
             }
             if let Some(first) = batch.pending.first() {
-                unapplied.push_back((seq, first.data_start() as u64));
+                unapplied.push_back((seq, first.file_offset()));
                 let (map, cfg, done) = (map.clone(), cfg.clone(), done_tx.clone());
                 let this = seq;
                 pool.spawn(move || {
+                    let mapped = map.as_deref().map_or(&[][..], |m| &m[..]);
                     for (i, pending) in batch.pending.iter().enumerate() {
                         // The headers of a packet a few places ahead: this
                         // thread is usually the first to read them.
                         if let Some(ahead) = batch.pending.get(i + PREFETCH_PACKETS) {
-                            let start = ahead.data_start();
-                            crate::prefetch::range(&map, start, start + HEADER_BYTES);
+                            let (in_arena, start) = ahead.data_start();
+                            let bytes = if in_arena { &batch.arena[..] } else { mapped };
+                            crate::prefetch::range(bytes, start, start + HEADER_BYTES);
                         }
                         let r = match *pending {
                             Pending::Located(r) => r,
                             Pending::Frame { frame, packet_no } => locate(frame, packet_no, capture, offset_ns),
                         };
-                        let data = map.get(r.start..r.start + r.len as usize).unwrap_or_default();
+                        let bytes = if r.in_arena { &batch.arena[..] } else { mapped };
+                        let data = bytes.get(r.start..r.start + r.len as usize).unwrap_or_default();
                         let decoded = packet::decode(r.link, data, &cfg);
                         batch.keys.push(decoded.inner.map(|inner| HashedKey::of(&decoded, inner)));
                         batch.decoded.push(decoded);
@@ -229,6 +244,7 @@ fn locate(frame: PacketFrame, packet_no: u64, capture: u32, offset_ns: i64) -> P
         point: (capture, frame.point),
         link: frame.link,
         start: frame.data as usize,
+        in_arena: false,
         len: frame.caplen,
         frame_len: frame.orig_len.max(frame.caplen),
         // Only ETL packets carry pktmon's packet identity.

@@ -1,11 +1,15 @@
 //! Decoding on several threads gives the report one thread gives: on
-//! generated captures large enough for many batches, and on every pcap and
-//! pcapng of the corpus and the fixtures (some define a second interface
-//! after their first packets, which hands reading back to one thread).
+//! generated captures large enough for many batches, and on every capture
+//! of the corpus and the fixtures (some define a second interface after
+//! their first packets, which hands reading back to one thread). One thread
+//! correlates every ETL event; several read an ETL's packets straight into
+//! the flow table and start again at its first event that needs
+//! correlating, so the ETLs check that both give the same report.
 
 use std::path::{Path, PathBuf};
 
 use overlay_trace::analyze::{analyze, AnalyzeOptions};
+use overlay_trace::generate::capture::{self, CaptureOptions};
 use overlay_trace::generate::mix::{self, MixOptions};
 use overlay_trace::report::Report;
 
@@ -32,6 +36,19 @@ fn threads_do_not_change_generated_reports() {
             assert!(one == report(&path, threads), "seed {seed}: {threads} threads differ from one");
         }
     }
+    // The same traffic as a packet-capture-only ETL, compressed and not.
+    for compress in [false, true] {
+        let path = dir.join(format!("capture-{compress}.etl"));
+        let mix = MixOptions { seed: 4, concurrent_flows: 300, size: 8 << 20 };
+        let opts = CaptureOptions { mix, cpus: 2, compress };
+        let (truth, _) = capture::write(std::fs::File::create(&path).unwrap(), &opts).unwrap();
+        assert!(truth.packets > 2 * 4096, "only {} packets, fewer than a few batches", truth.packets);
+        let one = report(&path, 1);
+        assert!(one.contains("\"flows\": [\n    {"), "no flows in {}", path.display());
+        for threads in [2, 8] {
+            assert!(one == report(&path, threads), "{}: {threads} threads differ from one", path.display());
+        }
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -45,17 +62,20 @@ fn threads_do_not_change_capture_reports() {
         .into_iter()
         .filter(|p| {
             let head = std::fs::read(p).map(|b| b.get(..4).map(|h| h.to_vec())).ok().flatten();
-            matches!(
+            let etl = p.extension().is_some_and(|e| e.eq_ignore_ascii_case("etl"));
+            etl || matches!(
                 head.as_deref(),
                 Some([0x0a, 0x0d, 0x0d, 0x0a])
                     | Some([0xd4, 0xc3, 0xb2, 0xa1])
                     | Some([0xa1, 0xb2, 0xc3, 0xd4])
                     | Some([0x4d, 0x3c, 0xb2, 0xa1])
                     | Some([0xa1, 0xb2, 0x3c, 0x4d])
+                    | Some([0x1f, 0x8b, _, _])
             )
         })
         .collect();
     assert!(captures.len() > 20, "found only {} captures", captures.len());
+    assert!(captures.iter().any(|p| p.extension().is_some_and(|e| e == "etl")), "no ETL among the captures");
     for path in &captures {
         assert!(report(path, 1) == report(path, 2), "{}: two threads differ from one", path.display());
     }
