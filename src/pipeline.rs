@@ -37,6 +37,8 @@ const IN_FLIGHT: usize = 8;
 /// how many bytes of them (Ethernet, IP, UDP, VXLAN and inner headers).
 const PREFETCH_PACKETS: usize = 8;
 const HEADER_BYTES: usize = 128;
+/// How many packets ahead the applying thread asks for flow-table memory.
+const APPLY_AHEAD: usize = 16;
 
 /// A packet located in the capture's memory map or in a batch, not yet decoded.
 #[derive(Debug, Clone, Copy)]
@@ -133,7 +135,20 @@ pub(crate) fn run(
             for (seq, batch) in done_rx {
                 waiting.insert(seq, batch);
                 while let Some(mut batch) = waiting.remove(&next) {
-                    for ((r, d), key) in batch.refs.iter().zip(&batch.decoded).zip(&batch.keys) {
+                    for (i, ((r, d), key)) in batch.refs.iter().zip(&batch.decoded).zip(&batch.keys).enumerate() {
+                        // Ask for what packets further on will touch: their
+                        // decoded headers (written on another core), their
+                        // index slots, then their flows.
+                        if let Some(ahead) = batch.decoded.get(i + APPLY_AHEAD) {
+                            crate::prefetch::object(ahead);
+                            crate::prefetch::object(&batch.keys[i + APPLY_AHEAD]);
+                        }
+                        if let Some(Some(ahead)) = batch.keys.get(i + APPLY_AHEAD) {
+                            flows.prefetch_slot(ahead);
+                        }
+                        if let Some(Some(ahead)) = batch.keys.get(i + APPLY_AHEAD / 2) {
+                            flows.prefetch_flow(ahead);
+                        }
                         if let Some(stop) = d.stopped {
                             stops.add(stop, r.packet_no, r.offset);
                         }

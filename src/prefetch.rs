@@ -31,3 +31,14 @@ pub fn line<T>(ptr: *const T) {
     #[cfg(not(target_arch = "x86_64"))]
     let _ = ptr;
 }
+
+/// Starts loading every cache line of `value`.
+#[inline]
+pub fn object<T>(value: &T) {
+    let start = value as *const T as usize;
+    let mut at = start & !(CACHE_LINE - 1);
+    while at < start + std::mem::size_of::<T>() {
+        line(at as *const u8);
+        at += CACHE_LINE;
+    }
+}

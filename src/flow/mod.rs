@@ -1,12 +1,10 @@
 //! The flow table: every decoded packet folded into its bidirectional
 //! conversation, keyed by the innermost tuple plus the tunnels around it.
 
+mod index;
 pub mod tcp;
 
 use std::net::IpAddr;
-
-use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
 
 use crate::packet::{Decoded, TunnelHop, TunnelKind, Tuple, MAX_TUNNEL_DEPTH};
 use crate::time::Timestamp;
@@ -48,39 +46,6 @@ pub struct FlowKey {
 pub struct HashedKey {
     hash: u64,
     key: FlowKey,
-}
-
-impl PartialEq for HashedKey {
-    fn eq(&self, other: &Self) -> bool {
-        self.hash == other.hash && self.key == other.key
-    }
-}
-
-impl Eq for HashedKey {}
-
-impl std::hash::Hash for HashedKey {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        state.write_u64(self.hash);
-    }
-}
-
-/// Hands the precomputed hash of a [`HashedKey`] to the table unchanged.
-#[derive(Default)]
-struct KeyHasher(u64);
-
-impl std::hash::Hasher for KeyHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        // Only write_u64 is used; anything else still hashes.
-        for b in bytes {
-            self.0 = (self.0.rotate_left(5) ^ *b as u64).wrapping_mul(0x517c_c1b7_2722_0a95);
-        }
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = v;
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
 }
 
 impl HashedKey {
@@ -174,10 +139,10 @@ fn count(flow: &mut Flow, ts: Timestamp, packet: &Decoded, inner: Tuple, frame_l
 pub const DEFAULT_DEDUP_WINDOW_NS: i64 = 100_000_000;
 
 pub struct FlowTable {
-    /// Fx hashing: the keys are not attacker-chosen in a way that matters
-    /// (a crafted capture can only slow its own analysis), and SipHash cost
-    /// a tenth of the whole run.
-    index: HashMap<HashedKey, usize, BuildHasherDefault<KeyHasher>>,
+    /// Keys to positions in `flows`. Fx hashing: the keys are not
+    /// attacker-chosen in a way that matters (a crafted capture can only slow
+    /// its own analysis), and SipHash cost a tenth of the whole run.
+    index: index::FlowIndex<FlowKey>,
     flows: Vec<Flow>,
     dedup_window_ns: i64,
     /// Frames that carried no IP or ARP packet.
@@ -193,7 +158,7 @@ impl Default for FlowTable {
 impl FlowTable {
     pub fn new() -> Self {
         FlowTable {
-            index: HashMap::default(),
+            index: index::FlowIndex::new(),
             flows: Vec::new(),
             dedup_window_ns: DEFAULT_DEDUP_WINDOW_NS,
             without_flow: 0,
@@ -308,11 +273,10 @@ impl FlowTable {
     /// The index of the flow of a packet with innermost tuple `inner` and
     /// the tunnels of `packet`, created (first packet at `ts`) if new.
     fn flow_for(&mut self, ts: Timestamp, packet: &Decoded, inner: Tuple, key: HashedKey) -> usize {
-        let next_id = self.flows.len();
-        let idx = *self.index.entry(key).or_insert(next_id);
-        if idx == next_id {
+        let (idx, new) = self.index.find_or_insert(key.hash, key.key);
+        if new {
             self.flows.push(Flow {
-                id: next_id as u64 + 1,
+                id: idx as u64 + 1,
                 fwd: inner,
                 tunnels_fwd: packet.tunnels().copied().collect(),
                 tunnels_rev: None,
@@ -328,6 +292,20 @@ impl FlowTable {
             });
         }
         idx
+    }
+
+    /// Starts loading the index slot of `key`: for a packet a few
+    /// places before [`prefetch_flow`](Self::prefetch_flow) is called for it.
+    pub fn prefetch_slot(&self, key: &HashedKey) {
+        self.index.prefetch_slot(key.hash);
+    }
+
+    /// Starts loading the key and the flow a packet with `key` will most
+    /// likely be counted in, a few packets before it is.
+    pub fn prefetch_flow(&self, key: &HashedKey) {
+        if let Some(flow) = self.index.likely(key.hash).and_then(|i| self.flows.get(i)) {
+            crate::prefetch::object(flow);
+        }
     }
 
     /// Flows in the order their first packet arrived; ids count from 1.

@@ -1,0 +1,111 @@
+//! The flow table's index: flow keys to flow numbers, by open addressing.
+//!
+//! A general hash map would do, but it keeps its buckets to itself, and the
+//! thread that applies a batch of packets knows their keys' hashes long
+//! before it looks them up: with the slot's address known, the slot and
+//! then the flow can be asked into cache a few packets ahead
+//! ([`prefetch_slot`](FlowIndex::prefetch_slot), [`likely`](FlowIndex::likely)),
+//! where a lookup would otherwise wait on memory for each of them.
+
+/// One slot: a key's hash and its number, or `EMPTY`.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    hash: u64,
+    number: usize,
+}
+
+const EMPTY: Slot = Slot { hash: 0, number: usize::MAX };
+const INITIAL_SLOTS: usize = 64;
+
+/// Keys numbered 0, 1, 2, ... in the order they were first inserted.
+pub(super) struct FlowIndex<K> {
+    /// A power of two long, at most half full, probed linearly.
+    slots: Vec<Slot>,
+    /// By number.
+    keys: Vec<K>,
+}
+
+impl<K: Eq> FlowIndex<K> {
+    pub fn new() -> Self {
+        FlowIndex { slots: vec![EMPTY; INITIAL_SLOTS], keys: Vec::new() }
+    }
+
+    /// The number of `key` (whose hash is `hash`), and whether it was new:
+    /// then it is the next number.
+    pub fn find_or_insert(&mut self, hash: u64, key: K) -> (usize, bool) {
+        let mask = self.slots.len() - 1;
+        let mut at = self.home(hash);
+        loop {
+            let slot = self.slots[at];
+            if slot.number == usize::MAX {
+                break;
+            }
+            if slot.hash == hash && self.keys[slot.number] == key {
+                return (slot.number, false);
+            }
+            at = (at + 1) & mask;
+        }
+        let number = self.keys.len();
+        self.keys.push(key);
+        self.slots[at] = Slot { hash, number };
+        if 2 * self.keys.len() > self.slots.len() {
+            self.grow();
+        }
+        (number, true)
+    }
+
+    fn grow(&mut self) {
+        let doubled = vec![EMPTY; 2 * self.slots.len()];
+        let old = std::mem::replace(&mut self.slots, doubled);
+        let mask = self.slots.len() - 1;
+        for slot in old.into_iter().filter(|s| s.number != usize::MAX) {
+            let mut at = self.home(slot.hash);
+            while self.slots[at].number != usize::MAX {
+                at = (at + 1) & mask;
+            }
+            self.slots[at] = slot;
+        }
+    }
+
+    /// The first slot to look in for `hash`: from its top bits, after a
+    /// multiplication that spreads every bit of it there (Fx hashes are
+    /// weak in their low bits, which clustered the slots).
+    fn home(&self, hash: u64) -> usize {
+        let bits = self.slots.len().trailing_zeros();
+        (hash.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - bits)) as usize
+    }
+
+    /// Starts loading the first slot a lookup of `hash` reads.
+    pub fn prefetch_slot(&self, hash: u64) {
+        crate::prefetch::line(&self.slots[self.home(hash)]);
+    }
+
+    /// The number the key with `hash` most likely has (the one in its first
+    /// slot, when the hashes agree), with its key asked into cache; for
+    /// prefetching what a lookup will touch next.
+    pub fn likely(&self, hash: u64) -> Option<usize> {
+        let slot = self.slots[self.home(hash)];
+        let key = self.keys.get(slot.number).filter(|_| slot.hash == hash)?;
+        crate::prefetch::object(key);
+        Some(slot.number)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_keys_in_first_insertion_order_through_collisions_and_growth() {
+        let mut index = FlowIndex::new();
+        // Few distinct hashes: every lookup probes past other keys.
+        let hash = |k: u32| (k % 7) as u64 * 0x1_0000_0001;
+        for round in 0..2 {
+            for k in 0..5000u32 {
+                assert_eq!(index.find_or_insert(hash(k), k), (k as usize, round == 0), "key {k}");
+            }
+        }
+        assert_eq!(index.likely(hash(0)), Some(0));
+        assert_eq!(index.likely(0xdead), None);
+    }
+}
