@@ -12,6 +12,7 @@ pub mod timeline;
 
 use std::str::FromStr;
 
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::analyze::Analysis;
@@ -327,7 +328,8 @@ impl Report {
                     clock_offset_us: c.clock_offset_ns.map(|ns| ns as f64 / 1000.0),
                 })
                 .collect(),
-            flows: a.flows.flows().iter().map(FlowRow::from).collect(),
+            // On every core: a capture can have hundreds of thousands.
+            flows: a.flows.flows().par_iter().map(FlowRow::from).collect(),
             paths: path_rows(&a.paths),
             nat: a
                 .paths
