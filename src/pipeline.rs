@@ -25,7 +25,7 @@ use crate::time::Timestamp;
 
 /// Packets per batch: large enough that handing a batch between threads
 /// costs nothing per packet, small enough to keep every thread busy.
-const BATCH: usize = 4096;
+const BATCH: usize = 1024;
 /// A batch also ends once it spans this much of the file, which bounds the
 /// mapped pages that must stay resident for the batches in flight.
 const BATCH_BYTES: usize = 2 << 20;
