@@ -354,7 +354,8 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "PORT")]
     pub geneve_port: Vec<u16>,
 
-    /// Threads decoding packets (0: one per core; 1: none besides the main one)
+    /// Threads decoding packets and ETL buffers (0: one per core; 1: none
+    /// besides the main one)
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub threads: usize,
 

@@ -47,6 +47,11 @@ fn run_analyze(args: AnalyzeArgs) -> i32 {
     opts.decode.geneve_ports.extend(&args.geneve_port);
     opts.max_open = args.max_open;
     opts.threads = args.threads;
+    if args.threads != 0 {
+        // Everything else that runs on rayon's shared pool (decompressing
+        // ETL buffers ahead, formatting report rows) keeps to it as well.
+        let _ = rayon::ThreadPoolBuilder::new().num_threads(args.threads).build_global();
+    }
 
     let mut sections: Vec<Section> = if args.section.is_empty() { Section::ALL.to_vec() } else { args.section.clone() };
     sections.sort();
