@@ -95,15 +95,23 @@ pub struct Flow {
     pub tcp: Option<TcpTracker>,
     /// Every capture of every packet, duplicates at other points included.
     pub sightings: u64,
-    recent: [Sighting; RECENT_SIGHTINGS],
+    /// A ring of the last sightings; `None` while all of them had no
+    /// fingerprint (as in every single-point capture, which is not
+    /// fingerprinted), since such sightings never match one. That saves a
+    /// quarter of a kilobyte per flow.
+    recent: Option<Box<[Sighting; RECENT_SIGHTINGS]>>,
     recent_next: usize,
 }
 
 impl Flow {
+    fn recent(&self) -> &[Sighting] {
+        self.recent.as_deref().map_or(&[], |r| &r[..])
+    }
+
     /// Is this packet one we already counted, seen again at another point?
     fn is_duplicate(&self, s: &Sighting, window_ns: i64) -> bool {
         s.fingerprint != 0
-            && self.recent.iter().any(|r| {
+            && self.recent().iter().any(|r| {
                 r.fingerprint == s.fingerprint
                     && r.point != s.point
                     && s.ts.nanos_since(r.ts).saturating_abs() <= window_ns
@@ -111,7 +119,9 @@ impl Flow {
     }
 
     fn remember(&mut self, s: Sighting) {
-        self.recent[self.recent_next] = s;
+        if s.fingerprint != 0 || self.recent.is_some() {
+            self.recent.get_or_insert_with(Default::default)[self.recent_next] = s;
+        }
         self.recent_next = (self.recent_next + 1) % RECENT_SIGHTINGS;
     }
 }
@@ -206,7 +216,7 @@ impl FlowTable {
             None => Sighting { fingerprint: packet.fingerprint, point, ts },
         };
         let duplicate = match same_packet {
-            Some(_) => flow.recent.iter().any(|r| {
+            Some(_) => flow.recent().iter().any(|r| {
                 r.fingerprint == sighting.fingerprint
                     && r.point == sighting.point
                     && ts.nanos_since(r.ts).saturating_abs() <= window
@@ -287,7 +297,7 @@ impl FlowTable {
                 last_seen: ts,
                 tcp: packet.tcp.map(|_| TcpTracker::new()),
                 sightings: 0,
-                recent: Default::default(),
+                recent: None,
                 recent_next: 0,
             });
         }
