@@ -77,20 +77,21 @@ impl<R: Read> EtlEvents<R> {
     /// [`next_event`](Self::next_event) with the capture points known so
     /// far, which the event may name.
     pub fn next_with_points(&mut self) -> Result<Option<(Event<'_>, &[CapturePoint])>, DecodeError> {
+        // The record is read into the previous one's allocations.
+        let mut record = self.current.take().unwrap_or_else(EtlRecord::blank);
         loop {
-            let record = match self.reader.next_record() {
+            match self.reader.next_record_into(&mut record) {
                 None => return Ok(None),
                 Some(Err(e)) => return Err(e),
-                Some(Ok(r)) => r,
-            };
+                Some(Ok(())) => {}
+            }
             // A fragment that starts or continues a packet yields no event.
             if is_ndiscap_fragment(&record) && !self.fragment_completes(&record) {
                 continue;
             }
-            self.current = Some(record);
             break;
         }
-        let Some(rec) = self.current.as_ref() else { return Ok(None) };
+        let rec = self.current.insert(record);
         let (kind, key) = classify(rec, &self.assembled);
         let point = match key {
             Some(k) => point_for(&mut self.keys, &mut self.points, &self.component_names, k, rec),
