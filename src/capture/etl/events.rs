@@ -106,12 +106,12 @@ impl<R: Read> EtlEvents<R> {
     /// Feeds an ndiscap fragment to the reassembler; true when it completes a
     /// packet, which is then in `assembled` (or is the record's own bytes).
     fn fragment_completes(&mut self, rec: &EtlRecord) -> bool {
-        let frag = match rec.id {
-            ndiscap::EVENT_FRAGMENT => ndiscap::fragment(&rec.user_data),
-            _ => ndiscap::vmswitch_fragment(&rec.user_data, rec.pointer_size as usize),
+        let frame = match rec.id {
+            ndiscap::EVENT_FRAGMENT => ndiscap::fragment(&rec.user_data).map(|f| (f.lower_if_index, f.bytes)),
+            _ => ndiscap::vmswitch_frame(&rec.user_data),
         };
-        let Some(frag) = frag else { return true }; // undecodable: surfaces as Other
-        let done = match self.reassembler.push(rec.cpu, frag.lower_if_index, rec.keywords, frag.bytes) {
+        let Some((lower_if_index, bytes)) = frame else { return true }; // undecodable: surfaces as Other
+        let done = match self.reassembler.push(rec.cpu, lower_if_index, rec.keywords, bytes) {
             Some(std::borrow::Cow::Borrowed(_)) => {
                 self.assembled.clear();
                 true
@@ -126,7 +126,7 @@ impl<R: Read> EtlEvents<R> {
         // bit still set; clear it, as etl2pcapng does, so decoders read on.
         if done && ndiscap::link_type(rec.keywords) == crate::event::LinkType::IEEE802_11 {
             if self.assembled.is_empty() {
-                self.assembled.extend_from_slice(frag.bytes);
+                self.assembled.extend_from_slice(bytes);
             }
             if let Some(flags) = self.assembled.get_mut(1) {
                 *flags &= !0x40;
@@ -163,7 +163,7 @@ fn classify<'a>(rec: &'a EtlRecord, assembled: &'a [u8]) -> (EventKind<'a>, Opti
         };
         let meta = PacketMeta {
             direction: ndiscap::direction(rec.keywords),
-            switch_port: frag.vmswitch.clone(),
+            switch_port: frag.vmswitch,
             ..Default::default()
         };
         let packet = PacketRecord { link, data, orig_len: ndiscap::original_length(link, data), meta };
