@@ -747,8 +747,8 @@ mod tests {
                 match &e.kind {
                     EventKind::Nbl(nbl) => {
                         let source = match nbl {
-                            NblEvent::Receive { nic, .. } | NblEvent::Deliver { nic, .. } => Some(nic.name.clone()),
-                            NblEvent::Route { from, .. } => Some(from.name.clone()),
+                            NblEvent::Receive { nic, .. } | NblEvent::Deliver { nic, .. } => Some(nic.name.to_string()),
+                            NblEvent::Route { from, .. } => Some(from.name.to_string()),
                             _ => None,
                         };
                         per_cpu[cpu].push((e.ts.0, source, None));

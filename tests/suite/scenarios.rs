@@ -158,7 +158,7 @@ fn check_binding(events: &[Seen]) -> usize {
         };
         let next = events[i + 1..].iter().find(|x| x.cpu == e.cpu).expect("a fragment after the NBL event");
         assert_eq!(next.ns - e.ns, 100, "{}", e.ts);
-        assert_eq!(next.packet().0, &At::Port(source.clone()), "{}", e.ts);
+        assert_eq!(next.packet().0, &At::Port(source.to_string()), "{}", e.ts);
         bound += 1;
     }
     bound

@@ -28,6 +28,7 @@ pub struct EtlEvents<R: Read> {
     current: Option<EtlRecord>,
     reassembler: ndiscap::Reassembler,
     assembled: Vec<u8>,
+    names: vmswitch::NameCache,
     keys: Vec<PointKey>,
     points: Vec<CapturePoint>,
     /// pktmon component names, which arrive at the end of the log.
@@ -41,6 +42,7 @@ impl<R: Read> EtlEvents<R> {
             current: None,
             reassembler: ndiscap::Reassembler::default(),
             assembled: Vec::new(),
+            names: vmswitch::NameCache::default(),
             keys: Vec::new(),
             points: Vec::new(),
             component_names: Vec::new(),
@@ -92,7 +94,7 @@ impl<R: Read> EtlEvents<R> {
             break;
         }
         let rec = self.current.insert(record);
-        let (kind, key) = classify(rec, &self.assembled);
+        let (kind, key) = classify(rec, &self.assembled, &mut self.names);
         let point = match key {
             Some(k) => point_for(&mut self.keys, &mut self.points, &self.component_names, k, rec),
             None => 0,
@@ -142,7 +144,11 @@ fn is_ndiscap_fragment(rec: &EtlRecord) -> bool {
 
 /// Decodes one record. `assembled` holds a packet rebuilt from several
 /// fragments (empty when the record's own fragment is the whole packet).
-fn classify<'a>(rec: &'a EtlRecord, assembled: &'a [u8]) -> (EventKind<'a>, Option<PointKey>) {
+fn classify<'a>(
+    rec: &'a EtlRecord,
+    assembled: &'a [u8],
+    names: &mut vmswitch::NameCache,
+) -> (EventKind<'a>, Option<PointKey>) {
     let Some(provider) = rec.provider else { return (EventKind::Other, None) };
     if provider == ndiscap::GUID && is_ndiscap_fragment(rec) {
         let frag = match rec.id {
@@ -188,7 +194,7 @@ fn classify<'a>(rec: &'a EtlRecord, assembled: &'a [u8]) -> (EventKind<'a>, Opti
         };
     }
     if provider == vmswitch::GUID {
-        return match vmswitch::decode(rec.id, &rec.user_data, rec.pointer_size as usize) {
+        return match vmswitch::decode_cached(rec.id, &rec.user_data, rec.pointer_size as usize, names) {
             Some(ev) => (EventKind::Nbl(ev), None),
             None => (EventKind::Other, None),
         };

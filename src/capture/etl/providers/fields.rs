@@ -26,6 +26,14 @@ pub fn utf16_text(bytes: &[u8]) -> String {
     String::from_utf16_lossy(&units)
 }
 
+/// UTF-16LE bytes as text without trailing NULs (counted strings that
+/// include their terminator).
+pub fn utf16_trimmed(bytes: &[u8]) -> String {
+    let mut text = utf16_text(bytes);
+    text.truncate(text.trim_end_matches('\0').len());
+    text
+}
+
 impl<'a> Fields<'a> {
     pub fn new(data: &'a [u8]) -> Self {
         Fields { data, pos: 0 }
@@ -105,10 +113,7 @@ impl<'a> Fields<'a> {
 
     /// `len` bytes of UTF-16LE, without a terminator.
     pub fn utf16(&mut self, len_bytes: usize) -> Option<String> {
-        let b = self.bytes(len_bytes)?;
-        let mut text = utf16_text(b);
-        text.truncate(text.trim_end_matches('\0').len());
-        Some(text)
+        self.bytes(len_bytes).map(utf16_trimmed)
     }
 }
 
