@@ -14,7 +14,9 @@
 
 use std::collections::VecDeque;
 use std::io::Read;
+use std::ops::Range;
 use std::sync::mpsc;
+use std::sync::Arc;
 
 use rayon::prelude::*;
 
@@ -325,15 +327,31 @@ const BATCH_MAX_RAW: usize = DEFAULT_READ_SIZE / 4;
 /// Buffers in a batch at most.
 const BATCH_MAX_BUFFERS: usize = 256;
 
-/// One buffer handed to the pool: its bytes copied out of the read
-/// buffer, which the reader keeps using.
+/// One buffer handed to the pool.
 struct Job {
     hdr: BufferHeader,
-    raw: Vec<u8>,
+    raw: JobBytes,
     offset: u64,
     index: u64,
     /// Allocations to decode into.
     run: Decoded,
+}
+
+/// A buffer's bytes as the pool reads them.
+enum JobBytes {
+    /// Copied out of the read buffer, which the reader keeps using.
+    Copied(Vec<u8>),
+    /// A range of the mapped file, which outlives the job: no copy.
+    Mapped(Arc<memmap2::Mmap>, Range<usize>),
+}
+
+impl JobBytes {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            JobBytes::Copied(v) => v,
+            JobBytes::Mapped(map, range) => map.get(range.clone()).unwrap_or(&[]),
+        }
+    }
 }
 
 /// A buffer decoded ahead of the reader.
@@ -431,7 +449,7 @@ impl ReadAhead {
                 .map(|j| Done {
                     offset: j.offset,
                     index: j.index,
-                    outcome: decode(ctx, &j.hdr, &j.raw, j.offset, j.index, j.run),
+                    outcome: decode(ctx, &j.hdr, j.raw.bytes(), j.offset, j.index, j.run),
                 })
                 .collect();
             // The reader may have gone another way and dropped the
@@ -499,7 +517,12 @@ impl ReadAhead {
             let Some(raw) = src.available().get(rel..end) else {
                 return (jobs, None);
             };
-            jobs.push(Job { hdr, raw: raw.to_vec(), offset, index, run: spares.get() });
+            let in_map = src.map().and_then(|m| {
+                let at = (raw.as_ptr() as usize).checked_sub(m.as_ptr() as usize)?;
+                (at + raw.len() <= m.len()).then(|| JobBytes::Mapped(m.clone(), at..at + raw.len()))
+            });
+            let raw = in_map.unwrap_or_else(|| JobBytes::Copied(raw.to_vec()));
+            jobs.push(Job { hdr, raw, offset, index, run: spares.get() });
             bytes += decoded;
             raw_bytes += size;
             offset += size as u64;

@@ -288,7 +288,12 @@ impl<R: Read> EtlReader<R> {
     }
 
     pub fn with_options(reader: R, opts: EtlOptions) -> Result<Self, DecodeError> {
-        let mut src = RefillBuffer::new(reader);
+        Self::from_buffer(RefillBuffer::new(reader), opts)
+    }
+
+    /// Reads from `src`, positioned at the start of the file. Over a mapped
+    /// file, buffers decoded ahead are read from the map, not copied.
+    pub fn from_buffer(mut src: RefillBuffer<R>, opts: EtlOptions) -> Result<Self, DecodeError> {
         let io_err = |e: std::io::Error| DecodeError::other(0, format!("read error: {e}"));
         let have = src.fill_available(BUFFER_HEADER_LEN).map_err(io_err)?;
         let hdr = BufferHeader::parse(&src.available()[..have.min(BUFFER_HEADER_LEN)], 0)?;
