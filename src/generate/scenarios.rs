@@ -754,7 +754,7 @@ mod tests {
                         per_cpu[cpu].push((e.ts.0, source, None));
                     }
                     EventKind::Packet(p) => {
-                        let nic = p.meta.switch_port.as_ref().map(|s| s.source_nic_name.clone());
+                        let nic = p.meta.switch_port.as_ref().map(|s| s.source_nic_name.to_string());
                         per_cpu[cpu].push((e.ts.0, None, nic));
                     }
                     other => panic!("{which:?}: {other:?}"),

@@ -101,7 +101,7 @@ fn read(which: Reference) -> Vec<Seen> {
                 assert_eq!(p.link, LinkType::ETHERNET);
                 assert_eq!(p.orig_len as usize, p.data.len());
                 let at = match &p.meta.switch_port {
-                    Some(port) => At::Port(port.source_nic_name.clone()),
+                    Some(port) => At::Port(port.source_nic_name.to_string()),
                     None => At::Host,
                 };
                 What::Packet { at, dir: p.meta.direction, bytes: p.data.to_vec() }

@@ -28,7 +28,9 @@ pub struct EtlEvents<R: Read> {
     current: Option<EtlRecord>,
     reassembler: ndiscap::Reassembler,
     assembled: Vec<u8>,
+    /// Names of NBL events and of switch ports, decoded once each.
     names: vmswitch::NameCache,
+    port_names: vmswitch::NameCache,
     keys: Vec<PointKey>,
     points: Vec<CapturePoint>,
     /// pktmon component names, which arrive at the end of the log.
@@ -42,7 +44,8 @@ impl<R: Read> EtlEvents<R> {
             current: None,
             reassembler: ndiscap::Reassembler::default(),
             assembled: Vec::new(),
-            names: vmswitch::NameCache::default(),
+            names: vmswitch::NameCache::counted(),
+            port_names: vmswitch::NameCache::terminated(),
             keys: Vec::new(),
             points: Vec::new(),
             component_names: Vec::new(),
@@ -94,7 +97,7 @@ impl<R: Read> EtlEvents<R> {
             break;
         }
         let rec = self.current.insert(record);
-        let (kind, key) = classify(rec, &self.assembled, &mut self.names);
+        let (kind, key) = classify(rec, &self.assembled, &mut self.names, &mut self.port_names);
         let point = match key {
             Some(k) => point_for(&mut self.keys, &mut self.points, &self.component_names, k, rec),
             None => 0,
@@ -148,12 +151,13 @@ fn classify<'a>(
     rec: &'a EtlRecord,
     assembled: &'a [u8],
     names: &mut vmswitch::NameCache,
+    port_names: &mut vmswitch::NameCache,
 ) -> (EventKind<'a>, Option<PointKey>) {
     let Some(provider) = rec.provider else { return (EventKind::Other, None) };
     if provider == ndiscap::GUID && is_ndiscap_fragment(rec) {
         let frag = match rec.id {
             ndiscap::EVENT_FRAGMENT => ndiscap::fragment(&rec.user_data),
-            _ => ndiscap::vmswitch_fragment(&rec.user_data, rec.pointer_size as usize),
+            _ => ndiscap::vmswitch_fragment_cached(&rec.user_data, rec.pointer_size as usize, port_names),
         };
         let Some(frag) = frag else { return (EventKind::Other, None) };
         let link = ndiscap::link_type(rec.keywords);

@@ -3,7 +3,8 @@
 //! fragments (1001), Wi-Fi metadata (1002) and fragments captured at a
 //! Hyper-V switch port (1003). See etl-format.md section 3.
 
-use super::fields::{utf16_text, Fields};
+use super::fields::Fields;
+use super::text::{NameCache, Text};
 use crate::capture::etl::Guid;
 use crate::event::{Direction, LinkType};
 
@@ -55,9 +56,9 @@ pub fn direction(keywords: u64) -> Direction {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SwitchPort {
     pub source_port_id: u32,
-    pub source_port_name: String,
-    pub source_nic_name: String,
-    pub source_nic_type: String,
+    pub source_port_name: Text,
+    pub source_nic_name: Text,
+    pub source_nic_type: Text,
     pub destination_count: u32,
     pub vlan_id: u16,
     pub hash_value: u32,
@@ -103,13 +104,23 @@ pub fn metadata(data: &[u8]) -> Option<Metadata<'_>> {
 /// Event 1003: the 1001 fields plus the switch port and, after the frame,
 /// the NBL's out-of-band info array of pointer-sized slots.
 pub fn vmswitch_fragment(data: &[u8], pointer_size: usize) -> Option<Fragment<'_>> {
+    vmswitch_fragment_cached(data, pointer_size, &mut NameCache::terminated())
+}
+
+/// [`vmswitch_fragment`], taking names seen before from `names` (a
+/// [`NameCache::terminated`]).
+pub fn vmswitch_fragment_cached<'a>(
+    data: &'a [u8],
+    pointer_size: usize,
+    names: &mut NameCache,
+) -> Option<Fragment<'a>> {
     let (l, mut f) = vmswitch_layout(data)?;
     let bytes = l.bytes;
     let mut port = SwitchPort {
         source_port_id: l.source_port_id,
-        source_port_name: utf16_text(l.source_port_name),
-        source_nic_name: utf16_text(l.source_nic_name),
-        source_nic_type: utf16_text(l.source_nic_type),
+        source_port_name: names.text(l.source_port_name),
+        source_nic_name: names.text(l.source_nic_name),
+        source_nic_type: names.text(l.source_nic_type),
         destination_count: l.destination_count,
         ..Default::default()
     };

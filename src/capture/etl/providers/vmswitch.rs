@@ -7,11 +7,8 @@
 //! event is decoded under both rules and the one that consumes the payload
 //! exactly (allowing the optional trailing NBL pointer) wins.
 
-use std::sync::Arc;
-
-use rustc_hash::FxHashMap;
-
-use super::fields::{utf16_trimmed, Fields};
+use super::fields::Fields;
+pub use super::text::{NameCache, Text};
 use crate::capture::etl::Guid;
 
 pub const GUID: Guid = super::guid(0x67dc_0d66, 0x3695, 0x47c0, [0x96, 0x42, 0x33, 0xf7, 0x6f, 0x7b, 0xd7, 0xad]);
@@ -24,67 +21,6 @@ pub const EVENT_ROUTE: u16 = 57;
 pub const EVENT_DELIVER: u16 = 58;
 pub const EVENT_VETO: u16 = 59;
 pub const EVENT_EXTENSION_DROP: u16 = 60;
-
-/// A name or message from an event. Shared: the thousands of events that
-/// name one NIC or switch hold one copy of it (see [`NameCache`]).
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-pub struct Text(Arc<str>);
-
-impl Text {
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::ops::Deref for Text {
-    type Target = str;
-    fn deref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Display for Text {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-/// As a `String` would print, so that debug output does not change.
-impl std::fmt::Debug for Text {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl serde::Serialize for Text {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
-    }
-}
-
-impl PartialEq<str> for Text {
-    fn eq(&self, other: &str) -> bool {
-        *self.0 == *other
-    }
-}
-
-impl PartialEq<&str> for Text {
-    fn eq(&self, other: &&str) -> bool {
-        *self.0 == **other
-    }
-}
-
-impl From<&str> for Text {
-    fn from(s: &str) -> Text {
-        Text(Arc::from(s))
-    }
-}
-
-impl From<String> for Text {
-    fn from(s: String) -> Text {
-        Text(Arc::from(s))
-    }
-}
 
 /// A NIC or switch: its id (a GUID-like string or device path) and friendly name.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -202,31 +138,6 @@ fn parse(id: u16, data: &[u8], pointer_size: usize, unit: LenUnit) -> Option<Raw
     f.is_empty().then_some(raw)
 }
 
-/// Names already decoded, by their UTF-16LE bytes: a busy switch logs the
-/// same few NIC and switch names in every event. Bounded: emptied when
-/// full, which only costs decoding names again.
-#[derive(Debug, Default)]
-pub struct NameCache {
-    map: FxHashMap<Box<[u8]>, Text>,
-}
-
-/// Names a [`NameCache`] holds at most.
-const MAX_CACHED_NAMES: usize = 1024;
-
-impl NameCache {
-    fn text(&mut self, units: &[u8]) -> Text {
-        if let Some(t) = self.map.get(units) {
-            return t.clone();
-        }
-        if self.map.len() >= MAX_CACHED_NAMES {
-            self.map.clear();
-        }
-        let t = Text::from(utf16_trimmed(units));
-        self.map.insert(units.into(), t.clone());
-        t
-    }
-}
-
 /// An event's strings, decoded in order.
 struct Texts<'r, 'a> {
     strings: std::slice::Iter<'r, &'a [u8]>,
@@ -265,7 +176,7 @@ fn build(id: u16, raw: &Raw<'_>, names: &mut NameCache) -> Option<NblEvent> {
 /// Decodes a datapath event; `None` for other ids or a payload that fits
 /// neither length rule.
 pub fn decode(id: u16, data: &[u8], pointer_size: usize) -> Option<NblEvent> {
-    decode_cached(id, data, pointer_size, &mut NameCache::default())
+    decode_cached(id, data, pointer_size, &mut NameCache::counted())
 }
 
 /// [`decode`], taking names seen before from `names`.
@@ -378,22 +289,18 @@ mod tests {
     }
 
     #[test]
-    fn cached_names_are_shared_and_bounded() {
+    fn cached_names_are_shared() {
         let mut d = Vec::new();
         for s in ["nic-id", "nic", "sw-id", "sw"] {
             emit_counted(&mut d, s);
         }
-        let mut names = NameCache::default();
+        let mut names = NameCache::counted();
         let a = decode_cached(EVENT_DELIVER, &d, 8, &mut names).unwrap();
         let b = decode_cached(EVENT_DELIVER, &d, 8, &mut names).unwrap();
         assert_eq!(a, decode(EVENT_DELIVER, &d, 8).unwrap());
         assert_eq!(a, b);
         let (Some(sa), Some(sb)) = (a.switch(), b.switch()) else { panic!() };
         assert_eq!(sa.name.as_ptr(), sb.name.as_ptr(), "one copy of a name");
-        for i in 0..3 * MAX_CACHED_NAMES {
-            names.text(&(i as u32).to_le_bytes());
-        }
-        assert!(names.map.len() <= MAX_CACHED_NAMES);
     }
 
     #[test]
