@@ -12,7 +12,7 @@ use overlay_trace::trace::summary::Summary;
 use overlay_trace::trace::{CaptureInput, Correlator, Sighting};
 
 fn named(i: u8) -> Named {
-    Named { id: format!("id{}", i % 4), name: format!("nic{}", i % 4) }
+    Named { id: format!("id{}", i % 4).into(), name: format!("nic{}", i % 4).into() }
 }
 
 fuzz_target!(|data: &[u8]| {

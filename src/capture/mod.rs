@@ -96,10 +96,9 @@ impl Capture {
         Self::from_reader(path, Box::new(file))
     }
 
-    /// pcap and pcapng files are read from a memory map: no read() copies,
-    /// and packets are slices of the map that decoding threads can share.
-    /// `None` when the file cannot or should not be mapped (pipes, gzip,
-    /// ETL, whose reader streams buffer by buffer).
+    /// Files are read from a memory map: no read() copies, and packets (or
+    /// ETL buffers) are slices of the map that decoding threads can share.
+    /// `None` when the file cannot or should not be mapped (pipes, gzip).
     fn open_mapped(path: &Path, file: &File) -> Option<Result<Capture, CaptureError>> {
         if !file.metadata().ok()?.is_file() {
             return None;
@@ -110,22 +109,30 @@ impl Capture {
         // same trade for the same speed.
         let map = unsafe { memmap2::Mmap::map(file) }.ok()?;
         let format = sniff(&map[..map.len().min(SNIFF_LEN)])?;
-        if !matches!(format, Format::Pcap | Format::Pcapng) {
-            return None;
-        }
+        // Not for ETL: the reader touches each buffer's header first, and
+        // with MADV_SEQUENTIAL every such fault ran the kernel's
+        // synchronous readahead over pages already cached (5% of the
+        // reading thread's time on swarm-1G); plain fault-around is enough.
         #[cfg(unix)]
-        let _ = map.advise(memmap2::Advice::Sequential);
+        if format != Format::Etl {
+            let _ = map.advise(memmap2::Advice::Sequential);
+        }
         let empty: Box<dyn Read + Send> = Box::new(io::empty());
         let buf = RefillBuffer::mapped(empty, std::sync::Arc::new(map));
         let decode = |e: DecodeError| CaptureError::decode(path, e);
         let reader = match format {
             Format::Pcap => pcap::PcapReader::new(buf).map(Reader::Pcap).map_err(decode),
-            _ => Ok(Reader::Pcapng(pcapng::PcapNgReader::new(buf))),
+            Format::Pcapng => Ok(Reader::Pcapng(pcapng::PcapNgReader::new(buf))),
+            Format::Etl => etl::EtlReader::from_buffer(buf, etl::EtlOptions::default())
+                .map(|r| Reader::Etl(Box::new(etl::events::EtlEvents::new(r))))
+                .map_err(decode),
         };
         Some(reader.map(|reader| Capture { path: path.to_path_buf(), format, reader }))
     }
 
-    /// The memory map the capture is read from, if it is one.
+    /// The memory map a pcap or pcapng capture is read from, if it is one,
+    /// whose packets can be handed to decoding threads as offsets. `None`
+    /// for ETL: its packets are in decoded buffers, not in the map.
     pub fn map(&self) -> Option<&std::sync::Arc<memmap2::Mmap>> {
         match &self.reader {
             Reader::Pcap(r) => r.map(),

@@ -84,9 +84,9 @@ pub fn rss_hash(frame: &[u8]) -> u32 {
 pub fn port_fragment(switch: u32, port_id: u32, id: &str, name: &str, kind: &str, frame: &[u8]) -> Vec<u8> {
     let port = SwitchPort {
         source_port_id: port_id,
-        source_port_name: id.to_string(),
-        source_nic_name: name.to_string(),
-        source_nic_type: kind.to_string(),
+        source_port_name: id.into(),
+        source_nic_name: name.into(),
+        source_nic_type: kind.into(),
         destination_count: 0,
         vlan_id: 0,
         hash_value: rss_hash(frame),

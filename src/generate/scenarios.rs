@@ -747,14 +747,14 @@ mod tests {
                 match &e.kind {
                     EventKind::Nbl(nbl) => {
                         let source = match nbl {
-                            NblEvent::Receive { nic, .. } | NblEvent::Deliver { nic, .. } => Some(nic.name.clone()),
-                            NblEvent::Route { from, .. } => Some(from.name.clone()),
+                            NblEvent::Receive { nic, .. } | NblEvent::Deliver { nic, .. } => Some(nic.name.to_string()),
+                            NblEvent::Route { from, .. } => Some(from.name.to_string()),
                             _ => None,
                         };
                         per_cpu[cpu].push((e.ts.0, source, None));
                     }
                     EventKind::Packet(p) => {
-                        let nic = p.meta.switch_port.as_ref().map(|s| s.source_nic_name.clone());
+                        let nic = p.meta.switch_port.as_ref().map(|s| s.source_nic_name.to_string());
                         per_cpu[cpu].push((e.ts.0, None, nic));
                     }
                     other => panic!("{which:?}: {other:?}"),

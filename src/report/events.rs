@@ -300,7 +300,7 @@ pub fn json_line(ev: &Event<'_>, ctx: &Context<'_>) -> String {
                 ExtensionDrop { nic, extension, reason, .. } => {
                     m.insert("extension".into(), json!(extension.id));
                     m.insert("extension_name".into(), json!(extension.name));
-                    (Some(nic), None, Some(reason.clone()), None)
+                    (Some(nic), None, Some(reason.to_string()), None)
                 }
             };
             if let Some(n) = nic {

@@ -469,7 +469,7 @@ impl Correlator {
             }
             NblEvent::ExtensionDrop { nic, extension, reason, .. } => {
                 let (switch, nic) = (switch.expect("switch event"), self.label(nic));
-                let note = DropNote { by: extension.label().to_string(), reason: reason.clone(), code: None };
+                let note = DropNote { by: extension.label().to_string(), reason: reason.to_string(), code: None };
                 let h = hop(HopKind::Dropped, &nic, Some(&switch), None, None, Some(note));
                 self.drop_from_nic(h, switch, nic);
             }
@@ -486,7 +486,7 @@ impl Correlator {
             }
             NblEvent::Veto { extension, from, to, .. } => {
                 let (switch, from, to) = (switch.expect("switch event"), self.label(from), self.label(to));
-                let note = DropNote { by: extension.clone(), reason: "delivery vetoed".to_string(), code: None };
+                let note = DropNote { by: extension.to_string(), reason: "delivery vetoed".to_string(), code: None };
                 let h = hop(HopKind::Vetoed, &from, Some(&switch), None, Some(&to), Some(note));
                 self.drop_from_nic(h, switch, from);
             }

@@ -101,7 +101,7 @@ fn read(which: Reference) -> Vec<Seen> {
                 assert_eq!(p.link, LinkType::ETHERNET);
                 assert_eq!(p.orig_len as usize, p.data.len());
                 let at = match &p.meta.switch_port {
-                    Some(port) => At::Port(port.source_nic_name.clone()),
+                    Some(port) => At::Port(port.source_nic_name.to_string()),
                     None => At::Host,
                 };
                 What::Packet { at, dir: p.meta.direction, bytes: p.data.to_vec() }
@@ -158,7 +158,7 @@ fn check_binding(events: &[Seen]) -> usize {
         };
         let next = events[i + 1..].iter().find(|x| x.cpu == e.cpu).expect("a fragment after the NBL event");
         assert_eq!(next.ns - e.ns, 100, "{}", e.ts);
-        assert_eq!(next.packet().0, &At::Port(source.clone()), "{}", e.ts);
+        assert_eq!(next.packet().0, &At::Port(source.to_string()), "{}", e.ts);
         bound += 1;
     }
     bound

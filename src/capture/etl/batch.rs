@@ -14,7 +14,9 @@
 
 use std::collections::VecDeque;
 use std::io::Read;
+use std::ops::Range;
 use std::sync::mpsc;
+use std::sync::Arc;
 
 use rayon::prelude::*;
 
@@ -91,47 +93,62 @@ impl Decoded {
         self.data.capacity() + self.slots.capacity() * std::mem::size_of::<Slot>()
     }
 
-    /// Record `i`, parsed again from the buffer's bytes. (Building the
-    /// records when the buffer is decoded, on the pool, was tried: they
-    /// took ten times the memory of their slots, and moving them here and
-    /// freeing their payloads away from the thread that allocated them
-    /// cost what the pool saved.)
-    pub(super) fn record(&self, i: usize) -> Option<EtlRecord> {
-        let slot = *self.slots.get(i)?;
+    /// Record `i`, parsed again from the buffer's bytes, written over
+    /// `rec`: its payload buffers keep their allocations, so a reader that
+    /// hands out one record at a time allocates nothing per record.
+    /// (Building the records when the buffer is decoded, on the pool, was
+    /// tried: they took ten times the memory of their slots, and moving
+    /// them here and freeing their payloads away from the thread that
+    /// allocated them cost what the pool saved.) False when there is no
+    /// record `i`.
+    pub(super) fn fill_record(&self, i: usize, rec: &mut EtlRecord) -> bool {
+        let Some(&slot) = self.slots.get(i) else { return false };
         let pos = slot.pos as usize;
         let Ok(Step::Record(v, _)) = parse_at(&self.data, pos, 0) else {
-            return None; // cannot happen: the same bytes parsed when decoded
+            return false; // cannot happen: the same bytes parsed when decoded
         };
         let in_buffer = (BUFFER_HEADER_LEN + pos) as u32;
-        Some(EtlRecord {
-            ts: slot.ts,
-            raw_ts: slot.raw_ts,
-            cpu: self.cpu,
-            offset: if self.compressed { self.file_offset } else { self.file_offset + in_buffer as u64 },
-            buffer_offset: self.file_offset,
-            buffer_index: self.index,
-            in_buffer,
-            compressed: self.compressed,
-            header_kind: v.kind,
-            header_type: v.header_type,
-            pointer_size: v.pointer_size,
-            provider: v.provider,
-            activity_id: v.activity_id,
-            id: v.id,
-            version: v.version,
-            channel: v.channel,
-            level: v.level,
-            opcode: v.opcode,
-            task: v.task,
-            keywords: v.keywords,
-            pid: v.pid,
-            tid: v.tid,
-            flags: v.flags,
-            event_property: v.event_property,
-            kernel_group_type: v.group_type,
-            extended: v.ext.iter().map(|(t, d)| ExtendedItem { ext_type: t, data: d.to_vec() }).collect(),
-            user_data: v.user_data.to_vec(),
-        })
+        rec.ts = slot.ts;
+        rec.raw_ts = slot.raw_ts;
+        rec.cpu = self.cpu;
+        rec.offset = if self.compressed { self.file_offset } else { self.file_offset + in_buffer as u64 };
+        rec.buffer_offset = self.file_offset;
+        rec.buffer_index = self.index;
+        rec.in_buffer = in_buffer;
+        rec.compressed = self.compressed;
+        rec.header_kind = v.kind;
+        rec.header_type = v.header_type;
+        rec.pointer_size = v.pointer_size;
+        rec.provider = v.provider;
+        rec.activity_id = v.activity_id;
+        rec.id = v.id;
+        rec.version = v.version;
+        rec.channel = v.channel;
+        rec.level = v.level;
+        rec.opcode = v.opcode;
+        rec.task = v.task;
+        rec.keywords = v.keywords;
+        rec.pid = v.pid;
+        rec.tid = v.tid;
+        rec.flags = v.flags;
+        rec.event_property = v.event_property;
+        rec.kernel_group_type = v.group_type;
+        let mut n = 0;
+        for (ext_type, data) in v.ext.iter() {
+            match rec.extended.get_mut(n) {
+                Some(item) => {
+                    item.ext_type = ext_type;
+                    item.data.clear();
+                    item.data.extend_from_slice(data);
+                }
+                None => rec.extended.push(ExtendedItem { ext_type, data: data.to_vec() }),
+            }
+            n += 1;
+        }
+        rec.extended.truncate(n);
+        rec.user_data.clear();
+        rec.user_data.extend_from_slice(v.user_data);
+        true
     }
 }
 
@@ -310,15 +327,31 @@ const BATCH_MAX_RAW: usize = DEFAULT_READ_SIZE / 4;
 /// Buffers in a batch at most.
 const BATCH_MAX_BUFFERS: usize = 256;
 
-/// One buffer handed to the pool: its bytes copied out of the read
-/// buffer, which the reader keeps using.
+/// One buffer handed to the pool.
 struct Job {
     hdr: BufferHeader,
-    raw: Vec<u8>,
+    raw: JobBytes,
     offset: u64,
     index: u64,
     /// Allocations to decode into.
     run: Decoded,
+}
+
+/// A buffer's bytes as the pool reads them.
+enum JobBytes {
+    /// Copied out of the read buffer, which the reader keeps using.
+    Copied(Vec<u8>),
+    /// A range of the mapped file, which outlives the job: no copy.
+    Mapped(Arc<memmap2::Mmap>, Range<usize>),
+}
+
+impl JobBytes {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            JobBytes::Copied(v) => v,
+            JobBytes::Mapped(map, range) => map.get(range.clone()).unwrap_or(&[]),
+        }
+    }
 }
 
 /// A buffer decoded ahead of the reader.
@@ -416,7 +449,7 @@ impl ReadAhead {
                 .map(|j| Done {
                     offset: j.offset,
                     index: j.index,
-                    outcome: decode(ctx, &j.hdr, &j.raw, j.offset, j.index, j.run),
+                    outcome: decode(ctx, &j.hdr, j.raw.bytes(), j.offset, j.index, j.run),
                 })
                 .collect();
             // The reader may have gone another way and dropped the
@@ -484,7 +517,12 @@ impl ReadAhead {
             let Some(raw) = src.available().get(rel..end) else {
                 return (jobs, None);
             };
-            jobs.push(Job { hdr, raw: raw.to_vec(), offset, index, run: spares.get() });
+            let in_map = src.map().and_then(|m| {
+                let at = (raw.as_ptr() as usize).checked_sub(m.as_ptr() as usize)?;
+                (at + raw.len() <= m.len()).then(|| JobBytes::Mapped(m.clone(), at..at + raw.len()))
+            });
+            let raw = in_map.unwrap_or_else(|| JobBytes::Copied(raw.to_vec()));
+            jobs.push(Job { hdr, raw, offset, index, run: spares.get() });
             bytes += decoded;
             raw_bytes += size;
             offset += size as u64;

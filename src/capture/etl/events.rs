@@ -28,6 +28,9 @@ pub struct EtlEvents<R: Read> {
     current: Option<EtlRecord>,
     reassembler: ndiscap::Reassembler,
     assembled: Vec<u8>,
+    /// Names of NBL events and of switch ports, decoded once each.
+    names: vmswitch::NameCache,
+    port_names: vmswitch::NameCache,
     keys: Vec<PointKey>,
     points: Vec<CapturePoint>,
     /// pktmon component names, which arrive at the end of the log.
@@ -41,6 +44,8 @@ impl<R: Read> EtlEvents<R> {
             current: None,
             reassembler: ndiscap::Reassembler::default(),
             assembled: Vec::new(),
+            names: vmswitch::NameCache::counted(),
+            port_names: vmswitch::NameCache::terminated(),
             keys: Vec::new(),
             points: Vec::new(),
             component_names: Vec::new(),
@@ -77,21 +82,22 @@ impl<R: Read> EtlEvents<R> {
     /// [`next_event`](Self::next_event) with the capture points known so
     /// far, which the event may name.
     pub fn next_with_points(&mut self) -> Result<Option<(Event<'_>, &[CapturePoint])>, DecodeError> {
+        // The record is read into the previous one's allocations.
+        let mut record = self.current.take().unwrap_or_else(EtlRecord::blank);
         loop {
-            let record = match self.reader.next_record() {
+            match self.reader.next_record_into(&mut record) {
                 None => return Ok(None),
                 Some(Err(e)) => return Err(e),
-                Some(Ok(r)) => r,
-            };
+                Some(Ok(())) => {}
+            }
             // A fragment that starts or continues a packet yields no event.
             if is_ndiscap_fragment(&record) && !self.fragment_completes(&record) {
                 continue;
             }
-            self.current = Some(record);
             break;
         }
-        let Some(rec) = self.current.as_ref() else { return Ok(None) };
-        let (kind, key) = classify(rec, &self.assembled);
+        let rec = self.current.insert(record);
+        let (kind, key) = classify(rec, &self.assembled, &mut self.names, &mut self.port_names);
         let point = match key {
             Some(k) => point_for(&mut self.keys, &mut self.points, &self.component_names, k, rec),
             None => 0,
@@ -105,12 +111,12 @@ impl<R: Read> EtlEvents<R> {
     /// Feeds an ndiscap fragment to the reassembler; true when it completes a
     /// packet, which is then in `assembled` (or is the record's own bytes).
     fn fragment_completes(&mut self, rec: &EtlRecord) -> bool {
-        let frag = match rec.id {
-            ndiscap::EVENT_FRAGMENT => ndiscap::fragment(&rec.user_data),
-            _ => ndiscap::vmswitch_fragment(&rec.user_data, rec.pointer_size as usize),
+        let frame = match rec.id {
+            ndiscap::EVENT_FRAGMENT => ndiscap::fragment(&rec.user_data).map(|f| (f.lower_if_index, f.bytes)),
+            _ => ndiscap::vmswitch_frame(&rec.user_data),
         };
-        let Some(frag) = frag else { return true }; // undecodable: surfaces as Other
-        let done = match self.reassembler.push(rec.cpu, frag.lower_if_index, rec.keywords, frag.bytes) {
+        let Some((lower_if_index, bytes)) = frame else { return true }; // undecodable: surfaces as Other
+        let done = match self.reassembler.push(rec.cpu, lower_if_index, rec.keywords, bytes) {
             Some(std::borrow::Cow::Borrowed(_)) => {
                 self.assembled.clear();
                 true
@@ -125,7 +131,7 @@ impl<R: Read> EtlEvents<R> {
         // bit still set; clear it, as etl2pcapng does, so decoders read on.
         if done && ndiscap::link_type(rec.keywords) == crate::event::LinkType::IEEE802_11 {
             if self.assembled.is_empty() {
-                self.assembled.extend_from_slice(frag.bytes);
+                self.assembled.extend_from_slice(bytes);
             }
             if let Some(flags) = self.assembled.get_mut(1) {
                 *flags &= !0x40;
@@ -141,12 +147,17 @@ fn is_ndiscap_fragment(rec: &EtlRecord) -> bool {
 
 /// Decodes one record. `assembled` holds a packet rebuilt from several
 /// fragments (empty when the record's own fragment is the whole packet).
-fn classify<'a>(rec: &'a EtlRecord, assembled: &'a [u8]) -> (EventKind<'a>, Option<PointKey>) {
+fn classify<'a>(
+    rec: &'a EtlRecord,
+    assembled: &'a [u8],
+    names: &mut vmswitch::NameCache,
+    port_names: &mut vmswitch::NameCache,
+) -> (EventKind<'a>, Option<PointKey>) {
     let Some(provider) = rec.provider else { return (EventKind::Other, None) };
     if provider == ndiscap::GUID && is_ndiscap_fragment(rec) {
         let frag = match rec.id {
             ndiscap::EVENT_FRAGMENT => ndiscap::fragment(&rec.user_data),
-            _ => ndiscap::vmswitch_fragment(&rec.user_data, rec.pointer_size as usize),
+            _ => ndiscap::vmswitch_fragment_cached(&rec.user_data, rec.pointer_size as usize, port_names),
         };
         let Some(frag) = frag else { return (EventKind::Other, None) };
         let link = ndiscap::link_type(rec.keywords);
@@ -162,7 +173,7 @@ fn classify<'a>(rec: &'a EtlRecord, assembled: &'a [u8]) -> (EventKind<'a>, Opti
         };
         let meta = PacketMeta {
             direction: ndiscap::direction(rec.keywords),
-            switch_port: frag.vmswitch.clone(),
+            switch_port: frag.vmswitch,
             ..Default::default()
         };
         let packet = PacketRecord { link, data, orig_len: ndiscap::original_length(link, data), meta };
@@ -187,7 +198,7 @@ fn classify<'a>(rec: &'a EtlRecord, assembled: &'a [u8]) -> (EventKind<'a>, Opti
         };
     }
     if provider == vmswitch::GUID {
-        return match vmswitch::decode(rec.id, &rec.user_data, rec.pointer_size as usize) {
+        return match vmswitch::decode_cached(rec.id, &rec.user_data, rec.pointer_size as usize, names) {
             Some(ev) => (EventKind::Nbl(ev), None),
             None => (EventKind::Other, None),
         };

@@ -135,6 +135,41 @@ pub struct EtlRecord {
     pub user_data: Vec<u8>,
 }
 
+impl EtlRecord {
+    /// A record to be filled by [`EtlReader::next_record_into`].
+    pub fn blank() -> EtlRecord {
+        EtlRecord {
+            ts: Timestamp::default(),
+            raw_ts: 0,
+            cpu: 0,
+            offset: 0,
+            buffer_offset: 0,
+            buffer_index: 0,
+            in_buffer: 0,
+            compressed: false,
+            header_kind: HeaderKind::Event,
+            header_type: 0,
+            pointer_size: 8,
+            provider: None,
+            activity_id: None,
+            id: 0,
+            version: 0,
+            channel: 0,
+            level: 0,
+            opcode: 0,
+            task: 0,
+            keywords: 0,
+            pid: 0,
+            tid: 0,
+            flags: 0,
+            event_property: 0,
+            kernel_group_type: None,
+            extended: Vec::new(),
+            user_data: Vec::new(),
+        }
+    }
+}
+
 /// Counters for what was read and what was lost or skipped.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct EtlStats {
@@ -253,7 +288,12 @@ impl<R: Read> EtlReader<R> {
     }
 
     pub fn with_options(reader: R, opts: EtlOptions) -> Result<Self, DecodeError> {
-        let mut src = RefillBuffer::new(reader);
+        Self::from_buffer(RefillBuffer::new(reader), opts)
+    }
+
+    /// Reads from `src`, positioned at the start of the file. Over a mapped
+    /// file, buffers decoded ahead are read from the map, not copied.
+    pub fn from_buffer(mut src: RefillBuffer<R>, opts: EtlOptions) -> Result<Self, DecodeError> {
         let io_err = |e: std::io::Error| DecodeError::other(0, format!("read error: {e}"));
         let have = src.fill_available(BUFFER_HEADER_LEN).map_err(io_err)?;
         let hdr = BufferHeader::parse(&src.available()[..have.min(BUFFER_HEADER_LEN)], 0)?;
@@ -363,19 +403,24 @@ impl<R: Read> EtlReader<R> {
     /// cut short) is returned once, after every record before it; then
     /// `None`.
     pub fn next_record(&mut self) -> Option<Result<EtlRecord, DecodeError>> {
+        let mut rec = EtlRecord::blank();
+        Some(self.next_record_into(&mut rec)?.map(|()| rec))
+    }
+
+    /// [`next_record`](Self::next_record) written over `rec`, reusing its
+    /// payload allocations.
+    pub fn next_record_into(&mut self, rec: &mut EtlRecord) -> Option<Result<(), DecodeError>> {
         while !self.done {
             self.fill_window();
-            if let Some(rec) = self.window.pop(|run, i| run.record(i)) {
+            if let Some(filled) = self.window.pop(|run, i| run.fill_record(i, rec)) {
                 while let Some(spent) = self.window.take_spent() {
                     self.spares.put(spent);
                 }
-                match rec {
-                    Some(r) => {
-                        self.inner.stats.records += 1;
-                        return Some(Ok(r));
-                    }
-                    None => continue,
+                if filled {
+                    self.inner.stats.records += 1;
+                    return Some(Ok(()));
                 }
+                continue;
             }
             // The window is empty only at the end of the input.
             self.done = true;

@@ -8,7 +8,7 @@
 
 use crate::error::DecodeError;
 
-use super::cursor::{le_u16, le_u32, Cursor};
+use super::cursor::{le_i64, le_u16, le_u32, le_u64, Cursor};
 use super::guid::Guid;
 use super::raw::{
     event_flag, header_type as ht, marker_flag, message_flag, COMPACT_HEADER_LEN, EVENT_HEADER_LEN,
@@ -264,24 +264,31 @@ fn event(mut c: Cursor<'_>) -> Result<RecordView<'_>, DecodeError> {
             size as u64,
         ));
     }
-    c.skip(2, name)?;
-    let htype = (c.u16_le(name)? & 0xFF) as u8;
-    let mut v = blank(HeaderKind::Event, htype, size);
-    v.flags = c.u16_le(name)?;
-    v.event_property = c.u16_le(name)?;
-    v.tid = c.u32_le(name)?;
-    v.pid = c.u32_le(name)?;
-    v.raw_ts = Some(c.i64_le(name)?);
-    v.provider = Some(c.guid(name)?);
-    v.id = c.u16_le(name)?;
-    v.version = c.u8(name)? as u16;
-    v.channel = c.u8(name)?;
-    v.level = c.u8(name)?;
-    v.opcode = c.u8(name)?;
-    v.task = c.u16_le(name)?;
-    v.keywords = c.u64_le(name)?;
-    c.skip(8, name)?; // KernelTime/UserTime or ProcessorTime
-    v.activity_id = Some(c.guid(name)?);
+    // Every record is read here, on the reading thread too: with the size
+    // checked, the fixed header is read at fixed offsets, not field by
+    // field through checked reads that cannot fail.
+    let h = c.bytes(EVENT_HEADER_LEN, name)?;
+    let guid = |at: usize| {
+        let mut g = [0u8; 16];
+        g.copy_from_slice(&h[at..at + 16]);
+        Guid(g)
+    };
+    let mut v = blank(HeaderKind::Event, h[2], size);
+    v.flags = le_u16(h, 4);
+    v.event_property = le_u16(h, 6);
+    v.tid = le_u32(h, 8);
+    v.pid = le_u32(h, 12);
+    v.raw_ts = Some(le_i64(h, 16));
+    v.provider = Some(guid(24));
+    v.id = le_u16(h, 40);
+    v.version = h[42] as u16;
+    v.channel = h[43];
+    v.level = h[44];
+    v.opcode = h[45];
+    v.task = le_u16(h, 46);
+    v.keywords = le_u64(h, 48);
+    // 56..64: KernelTime/UserTime or ProcessorTime.
+    v.activity_id = Some(guid(64));
     if v.flags & event_flag::EXTENDED_INFO != 0 {
         let start = c.pos();
         let region = c.rest();

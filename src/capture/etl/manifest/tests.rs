@@ -644,33 +644,13 @@ fn json_and_text_forms() {
 fn decode_takes_event_records_only() {
     let m = one(r#"<data name="A" inType="win:UInt8"/>"#);
     let mut rec = EtlRecord {
-        ts: Timestamp::default(),
-        raw_ts: 0,
-        cpu: 0,
-        offset: 0,
-        buffer_offset: 0,
-        buffer_index: 0,
-        in_buffer: 0,
-        compressed: false,
         header_kind: HeaderKind::Event,
         header_type: 0x13,
-        pointer_size: 8,
         provider: Some(guid()),
-        activity_id: None,
         id: 1,
-        version: 0,
-        channel: 0,
         level: 4,
-        opcode: 0,
-        task: 0,
-        keywords: 0,
-        pid: 0,
-        tid: 0,
-        flags: 0,
-        event_property: 0,
-        kernel_group_type: None,
-        extended: Vec::new(),
         user_data: vec![42],
+        ..EtlRecord::blank()
     };
     assert_eq!(get(&m.decode(&rec).unwrap(), "A"), &FieldValue::U64(42));
     rec.header_kind = HeaderKind::Classic;

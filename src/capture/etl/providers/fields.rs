@@ -12,14 +12,26 @@ pub struct Fields<'a> {
 /// UTF-16LE bytes as text (an odd last byte is ignored, bad units become
 /// U+FFFD). Names in these events are almost always ASCII: those are built
 /// without the detour through UTF-16 code units.
-fn utf16_text(bytes: &[u8]) -> String {
+pub fn utf16_text(bytes: &[u8]) -> String {
     let bytes = &bytes[..bytes.len() & !1];
-    if bytes.chunks_exact(2).all(|p| p[1] == 0 && p[0] < 0x80) {
-        let ascii: Vec<u8> = bytes.iter().step_by(2).copied().collect();
+    // One pass: checking first and copying after read the bytes twice.
+    let mut ascii = Vec::with_capacity(bytes.len() / 2);
+    if bytes.chunks_exact(2).all(|p| {
+        ascii.push(p[0]);
+        p[1] == 0 && p[0] < 0x80
+    }) {
         return String::from_utf8(ascii).unwrap_or_default();
     }
     let units: Vec<u16> = bytes.chunks_exact(2).map(|p| u16::from_le_bytes([p[0], p[1]])).collect();
     String::from_utf16_lossy(&units)
+}
+
+/// UTF-16LE bytes as text without trailing NULs (counted strings that
+/// include their terminator).
+pub fn utf16_trimmed(bytes: &[u8]) -> String {
+    let mut text = utf16_text(bytes);
+    text.truncate(text.trim_end_matches('\0').len());
+    text
 }
 
 impl<'a> Fields<'a> {
@@ -82,6 +94,12 @@ impl<'a> Fields<'a> {
     /// string that runs to the end of the data without its NUL is taken as
     /// it is, since writers cut payloads short.
     pub fn wstr(&mut self) -> Option<String> {
+        self.wstr_units().map(utf16_text)
+    }
+
+    /// [`wstr`](Self::wstr) left as UTF-16LE bytes (terminator excluded),
+    /// for a reader that only steps over the string.
+    pub fn wstr_units(&mut self) -> Option<&'a [u8]> {
         let rest = self.rest();
         let end = rest.chunks_exact(2).position(|p| p == [0, 0]);
         let (text, used) = match end {
@@ -90,15 +108,12 @@ impl<'a> Fields<'a> {
             None => (&rest[..rest.len() & !1], rest.len() & !1),
         };
         self.pos += used;
-        Some(utf16_text(text))
+        Some(text)
     }
 
     /// `len` bytes of UTF-16LE, without a terminator.
     pub fn utf16(&mut self, len_bytes: usize) -> Option<String> {
-        let b = self.bytes(len_bytes)?;
-        let mut text = utf16_text(b);
-        text.truncate(text.trim_end_matches('\0').len());
-        Some(text)
+        self.bytes(len_bytes).map(utf16_trimmed)
     }
 }
 

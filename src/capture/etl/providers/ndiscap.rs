@@ -4,6 +4,7 @@
 //! Hyper-V switch port (1003). See etl-format.md section 3.
 
 use super::fields::Fields;
+use super::text::{NameCache, Text};
 use crate::capture::etl::Guid;
 use crate::event::{Direction, LinkType};
 
@@ -55,9 +56,9 @@ pub fn direction(keywords: u64) -> Direction {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SwitchPort {
     pub source_port_id: u32,
-    pub source_port_name: String,
-    pub source_nic_name: String,
-    pub source_nic_type: String,
+    pub source_port_name: Text,
+    pub source_nic_name: Text,
+    pub source_nic_type: Text,
     pub destination_count: u32,
     pub vlan_id: u16,
     pub hash_value: u32,
@@ -103,23 +104,24 @@ pub fn metadata(data: &[u8]) -> Option<Metadata<'_>> {
 /// Event 1003: the 1001 fields plus the switch port and, after the frame,
 /// the NBL's out-of-band info array of pointer-sized slots.
 pub fn vmswitch_fragment(data: &[u8], pointer_size: usize) -> Option<Fragment<'_>> {
-    let mut f = Fields::new(data);
-    let miniport_if_index = f.u32()?;
-    let lower_if_index = f.u32()?;
-    let source_port_id = f.u32()?;
-    let source_port_name = f.wstr()?;
-    let source_nic_name = f.wstr()?;
-    let source_nic_type = f.wstr()?;
-    let destination_count = f.u32()?;
-    f.bytes((destination_count as usize).checked_mul(8)?)?;
-    let size = f.u32()? as usize;
-    let bytes = f.bytes(size)?;
+    vmswitch_fragment_cached(data, pointer_size, &mut NameCache::terminated())
+}
+
+/// [`vmswitch_fragment`], taking names seen before from `names` (a
+/// [`NameCache::terminated`]).
+pub fn vmswitch_fragment_cached<'a>(
+    data: &'a [u8],
+    pointer_size: usize,
+    names: &mut NameCache,
+) -> Option<Fragment<'a>> {
+    let (l, mut f) = vmswitch_layout(data)?;
+    let bytes = l.bytes;
     let mut port = SwitchPort {
-        source_port_id,
-        source_port_name,
-        source_nic_name,
-        source_nic_type,
-        destination_count,
+        source_port_id: l.source_port_id,
+        source_port_name: names.text(l.source_port_name),
+        source_nic_name: names.text(l.source_nic_name),
+        source_nic_type: names.text(l.source_nic_type),
+        destination_count: l.destination_count,
         ..Default::default()
     };
     // The OOB array is optional in practice: keep the fragment without it.
@@ -137,7 +139,57 @@ pub fn vmswitch_fragment(data: &[u8], pointer_size: usize) -> Option<Fragment<'_
             port.hash_value = slot(OOB_SLOT_HASH).map_or(0, |v| v as u32);
         }
     }
-    Some(Fragment { miniport_if_index, lower_if_index, bytes, vmswitch: Some(port) })
+    Some(Fragment {
+        miniport_if_index: l.miniport_if_index,
+        lower_if_index: l.lower_if_index,
+        bytes,
+        vmswitch: Some(port),
+    })
+}
+
+/// [`vmswitch_fragment`]'s (LowerIfIndex, frame) without building the
+/// port's names: what reassembly needs. `None` exactly when
+/// `vmswitch_fragment` is.
+pub fn vmswitch_frame(data: &[u8]) -> Option<(u32, &[u8])> {
+    vmswitch_layout(data).map(|(l, _)| (l.lower_if_index, l.bytes))
+}
+
+/// Event 1003 up to the frame, names as raw UTF-16LE.
+struct VmswitchLayout<'a> {
+    miniport_if_index: u32,
+    lower_if_index: u32,
+    source_port_id: u32,
+    source_port_name: &'a [u8],
+    source_nic_name: &'a [u8],
+    source_nic_type: &'a [u8],
+    destination_count: u32,
+    bytes: &'a [u8],
+}
+
+/// The fields of event 1003 up to the frame, and what follows it.
+fn vmswitch_layout(data: &[u8]) -> Option<(VmswitchLayout<'_>, Fields<'_>)> {
+    let mut f = Fields::new(data);
+    let miniport_if_index = f.u32()?;
+    let lower_if_index = f.u32()?;
+    let source_port_id = f.u32()?;
+    let source_port_name = f.wstr_units()?;
+    let source_nic_name = f.wstr_units()?;
+    let source_nic_type = f.wstr_units()?;
+    let destination_count = f.u32()?;
+    f.bytes((destination_count as usize).checked_mul(8)?)?;
+    let size = f.u32()? as usize;
+    let bytes = f.bytes(size)?;
+    let l = VmswitchLayout {
+        miniport_if_index,
+        lower_if_index,
+        source_port_id,
+        source_port_name,
+        source_nic_name,
+        source_nic_type,
+        destination_count,
+        bytes,
+    };
+    Some((l, f))
 }
 
 /// Writes an event 1001 payload, the inverse of [`fragment`] (the layout of

@@ -8,6 +8,7 @@
 //! exactly (allowing the optional trailing NBL pointer) wins.
 
 use super::fields::Fields;
+pub use super::text::{NameCache, Text};
 use crate::capture::etl::Guid;
 
 pub const GUID: Guid = super::guid(0x67dc_0d66, 0x3695, 0x47c0, [0x96, 0x42, 0x33, 0xf7, 0x6f, 0x7b, 0xd7, 0xad]);
@@ -24,8 +25,8 @@ pub const EVENT_EXTENSION_DROP: u16 = 60;
 /// A NIC or switch: its id (a GUID-like string or device path) and friendly name.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Named {
-    pub id: String,
-    pub name: String,
+    pub id: Text,
+    pub name: Text,
 }
 
 impl Named {
@@ -47,8 +48,8 @@ pub enum NblEvent {
     Receive { nic: Named, switch: Named, nbl: Option<u64> },
     Route { from: Named, to: Named, switch: Named, nbl: Option<u64> },
     Deliver { nic: Named, switch: Named, nbl: Option<u64> },
-    Veto { extension: String, from: Named, to: Named, switch: Named },
-    ExtensionDrop { nic: Named, switch: Named, extension: Named, reason: String },
+    Veto { extension: Text, from: Named, to: Named, switch: Named },
+    ExtensionDrop { nic: Named, switch: Named, extension: Named, reason: Text },
 }
 
 impl NblEvent {
@@ -79,78 +80,110 @@ enum LenUnit {
     Chars,
 }
 
-fn counted(f: &mut Fields<'_>, unit: LenUnit) -> Option<String> {
-    let len = f.u32()? as usize;
-    let bytes = match unit {
-        LenUnit::Bytes => len,
-        LenUnit::Chars => len.checked_mul(2)?,
-    };
-    f.utf16(bytes)
+/// What follows an event's counted strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tail {
+    ReasonCode,
+    /// The NBL pointer, which later builds append.
+    Nbl,
+    Nothing,
 }
 
-fn named(f: &mut Fields<'_>, unit: LenUnit) -> Option<Named> {
-    Some(Named { id: counted(f, unit)?, name: counted(f, unit)? })
-}
-
-fn decode_with(id: u16, data: &[u8], pointer_size: usize, unit: LenUnit) -> Option<NblEvent> {
-    let mut f = Fields::new(data);
-    // The NBL pointer was appended in later builds; take it when exactly it remains.
-    let trailing_nbl = |f: &mut Fields<'_>| -> Option<Option<u64>> {
-        match f.remaining() {
-            0 => Some(None),
-            n if n == pointer_size => Some(f.pointer(pointer_size)),
-            _ => None,
-        }
-    };
-    let ev = match id {
-        EVENT_QOS_DROP => NblEvent::QosDrop { reason_code: f.u32()? },
-        EVENT_INCOMING_DROP | EVENT_OUTGOING_DROP => {
-            let nic = named(&mut f, unit)?;
-            let switch = named(&mut f, unit)?;
-            let reason_code = f.u32()?;
-            if id == EVENT_INCOMING_DROP {
-                NblEvent::IncomingDrop { nic, switch, reason_code }
-            } else {
-                NblEvent::OutgoingDrop { nic, switch, reason_code }
-            }
-        }
-        EVENT_RECEIVE | EVENT_DELIVER => {
-            let nic = named(&mut f, unit)?;
-            let switch = named(&mut f, unit)?;
-            let nbl = trailing_nbl(&mut f)?;
-            if id == EVENT_RECEIVE {
-                NblEvent::Receive { nic, switch, nbl }
-            } else {
-                NblEvent::Deliver { nic, switch, nbl }
-            }
-        }
-        EVENT_ROUTE => {
-            let from = named(&mut f, unit)?;
-            let to = named(&mut f, unit)?;
-            let switch = named(&mut f, unit)?;
-            NblEvent::Route { from, to, switch, nbl: trailing_nbl(&mut f)? }
-        }
-        EVENT_VETO => NblEvent::Veto {
-            extension: counted(&mut f, unit)?,
-            from: named(&mut f, unit)?,
-            to: named(&mut f, unit)?,
-            switch: named(&mut f, unit)?,
-        },
-        EVENT_EXTENSION_DROP => NblEvent::ExtensionDrop {
-            nic: named(&mut f, unit)?,
-            switch: named(&mut f, unit)?,
-            extension: named(&mut f, unit)?,
-            reason: counted(&mut f, unit)?,
-        },
+/// The counted strings an event starts with, and what follows them.
+fn layout(id: u16) -> Option<(usize, Tail)> {
+    Some(match id {
+        EVENT_QOS_DROP => (0, Tail::ReasonCode),
+        EVENT_INCOMING_DROP | EVENT_OUTGOING_DROP => (4, Tail::ReasonCode),
+        EVENT_RECEIVE | EVENT_DELIVER => (4, Tail::Nbl),
+        EVENT_ROUTE => (6, Tail::Nbl),
+        EVENT_VETO | EVENT_EXTENSION_DROP => (7, Tail::Nothing),
         _ => return None,
-    };
-    f.is_empty().then_some(ev)
+    })
+}
+
+/// Most strings an event has.
+const MAX_STRINGS: usize = 7;
+
+/// An event's fields with its strings still UTF-16LE.
+struct Raw<'a> {
+    strings: [&'a [u8]; MAX_STRINGS],
+    reason_code: u32,
+    nbl: Option<u64>,
+}
+
+/// Reads an event under one length rule; `None` unless the payload is
+/// consumed exactly.
+fn parse(id: u16, data: &[u8], pointer_size: usize, unit: LenUnit) -> Option<Raw<'_>> {
+    let (count, tail) = layout(id)?;
+    let mut f = Fields::new(data);
+    let mut raw = Raw { strings: [&[]; MAX_STRINGS], reason_code: 0, nbl: None };
+    for s in &mut raw.strings[..count] {
+        let len = f.u32()? as usize;
+        let bytes = match unit {
+            LenUnit::Bytes => len,
+            LenUnit::Chars => len.checked_mul(2)?,
+        };
+        *s = f.bytes(bytes)?;
+    }
+    match tail {
+        Tail::ReasonCode => raw.reason_code = f.u32()?,
+        // The NBL pointer was appended in later builds; take it when exactly it remains.
+        Tail::Nbl => match f.remaining() {
+            0 => {}
+            n if n == pointer_size => raw.nbl = f.pointer(pointer_size),
+            _ => return None,
+        },
+        Tail::Nothing => {}
+    }
+    f.is_empty().then_some(raw)
+}
+
+/// An event's strings, decoded in order.
+struct Texts<'r, 'a> {
+    strings: std::slice::Iter<'r, &'a [u8]>,
+    names: &'r mut NameCache,
+}
+
+impl Texts<'_, '_> {
+    fn text(&mut self) -> Text {
+        self.strings.next().map(|s| self.names.text(s)).unwrap_or_default()
+    }
+
+    fn named(&mut self) -> Named {
+        let id = self.text();
+        Named { id, name: self.text() }
+    }
+}
+
+fn build(id: u16, raw: &Raw<'_>, names: &mut NameCache) -> Option<NblEvent> {
+    let mut t = Texts { strings: raw.strings.iter(), names };
+    let (reason_code, nbl) = (raw.reason_code, raw.nbl);
+    Some(match id {
+        EVENT_QOS_DROP => NblEvent::QosDrop { reason_code },
+        EVENT_INCOMING_DROP => NblEvent::IncomingDrop { nic: t.named(), switch: t.named(), reason_code },
+        EVENT_OUTGOING_DROP => NblEvent::OutgoingDrop { nic: t.named(), switch: t.named(), reason_code },
+        EVENT_RECEIVE => NblEvent::Receive { nic: t.named(), switch: t.named(), nbl },
+        EVENT_DELIVER => NblEvent::Deliver { nic: t.named(), switch: t.named(), nbl },
+        EVENT_ROUTE => NblEvent::Route { from: t.named(), to: t.named(), switch: t.named(), nbl },
+        EVENT_VETO => NblEvent::Veto { extension: t.text(), from: t.named(), to: t.named(), switch: t.named() },
+        EVENT_EXTENSION_DROP => {
+            NblEvent::ExtensionDrop { nic: t.named(), switch: t.named(), extension: t.named(), reason: t.text() }
+        }
+        _ => return None,
+    })
 }
 
 /// Decodes a datapath event; `None` for other ids or a payload that fits
 /// neither length rule.
 pub fn decode(id: u16, data: &[u8], pointer_size: usize) -> Option<NblEvent> {
-    decode_with(id, data, pointer_size, LenUnit::Bytes).or_else(|| decode_with(id, data, pointer_size, LenUnit::Chars))
+    decode_cached(id, data, pointer_size, &mut NameCache::counted())
+}
+
+/// [`decode`], taking names seen before from `names`.
+pub fn decode_cached(id: u16, data: &[u8], pointer_size: usize, names: &mut NameCache) -> Option<NblEvent> {
+    let raw =
+        parse(id, data, pointer_size, LenUnit::Bytes).or_else(|| parse(id, data, pointer_size, LenUnit::Chars))?;
+    build(id, &raw, names)
 }
 
 /// VmSwitch packet drop reasons (DropReason of 54/55).
@@ -253,6 +286,21 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn cached_names_are_shared() {
+        let mut d = Vec::new();
+        for s in ["nic-id", "nic", "sw-id", "sw"] {
+            emit_counted(&mut d, s);
+        }
+        let mut names = NameCache::counted();
+        let a = decode_cached(EVENT_DELIVER, &d, 8, &mut names).unwrap();
+        let b = decode_cached(EVENT_DELIVER, &d, 8, &mut names).unwrap();
+        assert_eq!(a, decode(EVENT_DELIVER, &d, 8).unwrap());
+        assert_eq!(a, b);
+        let (Some(sa), Some(sb)) = (a.switch(), b.switch()) else { panic!() };
+        assert_eq!(sa.name.as_ptr(), sb.name.as_ptr(), "one copy of a name");
     }
 
     #[test]
