@@ -566,7 +566,7 @@ impl Reading {
                 sighting: Sighting { ts, point, decoded, frame_len },
                 point_name,
                 cpu: event.etw.map(|r| r.cpu),
-                switch_nic: p.meta.switch_port.as_ref().map(|s| Arc::from(s.source_nic_name.as_str())),
+                switch_nic: p.meta.switch_port.as_ref().map(|s| s.source_nic_name.shared()),
                 same_packet: same_packet_key(&p.meta),
                 appearance: p.meta.pktmon.is_some(),
                 drop,

@@ -16,6 +16,11 @@ impl Text {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The shared string itself, for holders of `Arc<str>`: no copy.
+    pub fn shared(&self) -> Arc<str> {
+        self.0.clone()
+    }
 }
 
 impl std::ops::Deref for Text {
