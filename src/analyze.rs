@@ -280,6 +280,7 @@ pub fn analyze_with_progress(
             crate::trace::summary::MAX_LISTED_PATHS
         ));
     }
+    flows.finish_counting();
     Analysis { captures, flows, paths: followed, health }
 }
 

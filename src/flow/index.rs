@@ -30,6 +30,10 @@ impl<K: Eq> FlowIndex<K> {
         FlowIndex { slots: vec![EMPTY; INITIAL_SLOTS], keys: Vec::new() }
     }
 
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
     /// The number of `key` (whose hash is `hash`), and whether it was new:
     /// then it is the next number.
     pub fn find_or_insert(&mut self, hash: u64, key: K) -> (usize, bool) {

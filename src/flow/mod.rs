@@ -52,9 +52,18 @@ impl HashedKey {
     /// The key of a packet with innermost tuple `inner` and the tunnels of
     /// `packet`.
     pub fn of(packet: &Decoded, inner: Tuple) -> Self {
+        Self::from_parts(inner, packet.tunnels())
+    }
+
+    /// The key of a flow, as its first packet gave it.
+    fn of_flow(flow: &Flow) -> Self {
+        Self::from_parts(flow.fwd, flow.tunnels_fwd.iter())
+    }
+
+    fn from_parts<'a>(inner: Tuple, hops: impl Iterator<Item = &'a TunnelHop>) -> Self {
         let (canonical, _) = inner.canonical();
         let mut tunnels = [None; MAX_TUNNEL_DEPTH];
-        for (slot, hop) in tunnels.iter_mut().zip(packet.tunnels()) {
+        for (slot, hop) in tunnels.iter_mut().zip(hops) {
             *slot = Some(TunnelKey::of(hop));
         }
         let key = FlowKey { inner: canonical, tunnels };
@@ -283,6 +292,9 @@ impl FlowTable {
     /// The index of the flow of a packet with innermost tuple `inner` and
     /// the tunnels of `packet`, created (first packet at `ts`) if new.
     fn flow_for(&mut self, ts: Timestamp, packet: &Decoded, inner: Tuple, key: HashedKey) -> usize {
+        if self.index.len() < self.flows.len() {
+            self.reindex();
+        }
         let (idx, new) = self.index.find_or_insert(key.hash, key.key);
         if new {
             self.flows.push(Flow {
@@ -302,6 +314,23 @@ impl FlowTable {
             });
         }
         idx
+    }
+
+    /// Frees what only counting more packets needs (the index, about a
+    /// quarter of the table), before the flows are turned into a report.
+    /// Packets counted afterwards still find their flows: the index is
+    /// built again from the flows first.
+    pub fn finish_counting(&mut self) {
+        self.index = index::FlowIndex::new();
+        self.flows.shrink_to_fit();
+    }
+
+    fn reindex(&mut self) {
+        self.index = index::FlowIndex::new();
+        for flow in &self.flows {
+            let key = HashedKey::of_flow(flow);
+            self.index.find_or_insert(key.hash, key.key);
+        }
     }
 
     /// Starts loading the index slot of `key`: for a packet a few
@@ -358,6 +387,39 @@ mod tests {
         assert_eq!(f.packets, [1, 1]);
         assert_eq!(f.bytes, [a.len() as u64, b.len() as u64]);
         assert_eq!(f.fwd.src_port, 1000);
+    }
+
+    #[test]
+    fn counting_goes_on_after_the_index_is_freed() {
+        use crate::generate::frames::{vxlan, Outer};
+        let cfg = DecodeConfig::default();
+        let mut frames = Vec::new();
+        for i in 0..50u8 {
+            let plain = udp([10, 0, 0, i], [10, 0, 1, 1], 1000 + i as u16, 53, b"q");
+            let outer = Outer {
+                src_mac: [1; 6],
+                dst_mac: [2; 6],
+                src: [192, 168, 0, 1],
+                dst: [192, 168, 0, 2],
+                ip_id: 1,
+                src_port: 40000 + i as u16,
+                vni: 4096 + (i % 3) as u32,
+            };
+            frames.push(vxlan(&outer, &plain).unwrap());
+            frames.push(plain);
+        }
+        let count_all = |t: &mut FlowTable| {
+            for (n, f) in frames.iter().enumerate() {
+                t.observe(Timestamp(n as i64), (0, 0), &decode(LinkType::ETHERNET, f, &cfg), f.len() as u32, None);
+            }
+        };
+        let mut t = FlowTable::new();
+        count_all(&mut t);
+        assert_eq!(t.len(), 100);
+        t.finish_counting();
+        count_all(&mut t);
+        assert_eq!(t.len(), 100, "packets after finish_counting found their flows");
+        assert!(t.flows().iter().all(|f| f.packets == [2, 0]));
     }
 
     #[test]
