@@ -44,6 +44,15 @@ pub struct Grid {
     pub keep_whole: Vec<usize>,
 }
 
+/// A [`Grid`] whose row `i` is `row(i)`, for `i` below `count`.
+pub struct LazyGrid<'a> {
+    pub header: Vec<&'static str>,
+    pub count: usize,
+    pub row: Box<dyn Fn(usize) -> Vec<String> + Sync + 'a>,
+    pub numeric: Vec<usize>,
+    pub keep_whole: Vec<usize>,
+}
+
 /// Times in tables: UTC time of day to the microsecond; the date is in the
 /// captures section.
 /// The UTC time of day to the microsecond (rounded down), as in
@@ -131,9 +140,11 @@ fn duration(v: Option<f64>) -> String {
     }
 }
 
-pub fn grid(report: &Report, section: Section) -> Grid {
+/// A section's table with its rows made on demand: a table of a million
+/// flows is written without holding its cells (see `plain::write_rows`).
+pub fn lazy_grid(report: &Report, section: Section) -> LazyGrid<'_> {
     match section {
-        Section::Captures => Grid {
+        Section::Captures => LazyGrid {
             header: vec![
                 "PATH",
                 "FORMAT",
@@ -144,26 +155,24 @@ pub fn grid(report: &Report, section: Section) -> Grid {
                 "INTERFACES",
                 "STATUS",
             ],
-            rows: report
-                .captures
-                .iter()
-                .map(|c| {
-                    vec![
-                        c.path.clone(),
-                        c.format.unwrap_or("-").to_string(),
-                        c.packets.to_string(),
-                        c.events.to_string(),
-                        c.first_seen.map(|t| t.to_string()).unwrap_or_else(|| "-".into()),
-                        c.last_seen.map(|t| t.to_string()).unwrap_or_else(|| "-".into()),
-                        c.interfaces.len().to_string(),
-                        c.error.as_ref().map(|_| "damaged").unwrap_or("ok").to_string(),
-                    ]
-                })
-                .collect(),
+            count: report.captures.len(),
+            row: Box::new(move |i| {
+                let c = &report.captures[i];
+                vec![
+                    c.path.clone(),
+                    c.format.unwrap_or("-").to_string(),
+                    c.packets.to_string(),
+                    c.events.to_string(),
+                    c.first_seen.map(|t| t.to_string()).unwrap_or_else(|| "-".into()),
+                    c.last_seen.map(|t| t.to_string()).unwrap_or_else(|| "-".into()),
+                    c.interfaces.len().to_string(),
+                    c.error.as_ref().map(|_| "damaged").unwrap_or("ok").to_string(),
+                ]
+            }),
             numeric: vec![2, 3, 6],
             keep_whole: vec![],
         },
-        Section::Flows => Grid {
+        Section::Flows => LazyGrid {
             header: vec![
                 "ID",
                 "PROTO",
@@ -177,109 +186,98 @@ pub fn grid(report: &Report, section: Section) -> Grid {
                 "DURATION",
                 "TCP",
             ],
-            rows: report
-                .flows
-                .par_iter()
-                .map(|f| {
-                    let mut outer = outer_text(f.tunnel.as_ref());
-                    if let Some(rev) = &f.tunnel_rev {
-                        outer.push('\n');
-                        outer.push_str(&outer_text(Some(rev)));
-                    }
-                    vec![
-                        f.id.to_string(),
-                        f.proto.clone(),
-                        endpoint(&f.src, f.src_port),
-                        endpoint(&f.dst, f.dst_port),
-                        tunnel_text(f),
-                        outer,
-                        format!("{} / {}", f.packets_fwd, f.packets_rev),
-                        format!("{} / {}", f.bytes_fwd, f.bytes_rev),
-                        time_of_day(f.first_seen),
-                        duration(Some(f.last_seen.micros_since(f.first_seen))),
-                        tcp_text(f),
-                    ]
-                })
-                .collect(),
+            count: report.flows.len(),
+            row: Box::new(move |i| {
+                let f = &report.flows[i];
+                let mut outer = outer_text(f.tunnel.as_ref());
+                if let Some(rev) = &f.tunnel_rev {
+                    outer.push('\n');
+                    outer.push_str(&outer_text(Some(rev)));
+                }
+                vec![
+                    f.id.to_string(),
+                    f.proto.clone(),
+                    endpoint(&f.src, f.src_port),
+                    endpoint(&f.dst, f.dst_port),
+                    tunnel_text(f),
+                    outer,
+                    format!("{} / {}", f.packets_fwd, f.packets_rev),
+                    format!("{} / {}", f.bytes_fwd, f.bytes_rev),
+                    time_of_day(f.first_seen),
+                    duration(Some(f.last_seen.micros_since(f.first_seen))),
+                    tcp_text(f),
+                ]
+            }),
             numeric: vec![0, 6, 7, 9],
             keep_whole: vec![0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
         },
-        Section::Paths => Grid {
+        Section::Paths => LazyGrid {
             header: vec!["#", "FLOW", "VERDICT", "LATENCY", "HOPS (time since first hop, kind, where, packet)"],
-            rows: report
-                .paths
-                .par_iter()
-                .enumerate()
-                .map(|(i, p)| {
-                    let first = p.hops.first().map(|h| h.ts).unwrap_or_default();
-                    let hops: Vec<String> = p.hops.iter().map(|h| hop_text(h, first)).collect();
-                    vec![
-                        (i + 1).to_string(),
-                        p.flow_id.map(|f| f.to_string()).unwrap_or_else(|| "-".into()),
-                        p.verdict.to_string(),
-                        duration(Some(p.latency_us)),
-                        hops.join("\n"),
-                    ]
-                })
-                .collect(),
+            count: report.paths.len(),
+            row: Box::new(move |i| {
+                let p = &report.paths[i];
+                let first = p.hops.first().map(|h| h.ts).unwrap_or_default();
+                let hops: Vec<String> = p.hops.iter().map(|h| hop_text(h, first)).collect();
+                vec![
+                    (i + 1).to_string(),
+                    p.flow_id.map(|f| f.to_string()).unwrap_or_else(|| "-".into()),
+                    p.verdict.to_string(),
+                    duration(Some(p.latency_us)),
+                    hops.join("\n"),
+                ]
+            }),
             numeric: vec![0, 1, 3],
             keep_whole: vec![0, 1, 2, 3],
         },
-        Section::Nat => Grid {
+        Section::Nat => LazyGrid {
             header: vec!["BEFORE", "AFTER", "WHERE", "PACKETS", "FLOWS"],
-            rows: report
-                .nat
-                .par_iter()
-                .map(|r| {
-                    vec![
-                        tuple_text(&r.before),
-                        tuple_text(&r.after),
-                        r.point.clone(),
-                        r.packets.to_string(),
-                        r.flow_ids.iter().map(|f| f.to_string()).collect::<Vec<_>>().join(", "),
-                    ]
-                })
-                .collect(),
+            count: report.nat.len(),
+            row: Box::new(move |i| {
+                let r = &report.nat[i];
+                vec![
+                    tuple_text(&r.before),
+                    tuple_text(&r.after),
+                    r.point.clone(),
+                    r.packets.to_string(),
+                    r.flow_ids.iter().map(|f| f.to_string()).collect::<Vec<_>>().join(", "),
+                ]
+            }),
             numeric: vec![3],
             keep_whole: vec![0, 1],
         },
-        Section::Drops => Grid {
+        Section::Drops => LazyGrid {
             header: vec!["TIME", "WHERE", "BY", "REASON", "CODE", "FLOW", "NBL"],
-            rows: report
-                .drops
-                .par_iter()
-                .map(|d| {
-                    vec![
-                        time_of_day(d.ts),
-                        d.point.clone(),
-                        d.by.clone(),
-                        d.reason.clone(),
-                        d.reason_code.map(|c| c.to_string()).unwrap_or_else(|| "-".into()),
-                        d.flow_id.map(|f| f.to_string()).unwrap_or_else(|| "-".into()),
-                        d.nbl.clone().unwrap_or_else(|| "-".into()),
-                    ]
-                })
-                .collect(),
+            count: report.drops.len(),
+            row: Box::new(move |i| {
+                let d = &report.drops[i];
+                vec![
+                    time_of_day(d.ts),
+                    d.point.clone(),
+                    d.by.clone(),
+                    d.reason.clone(),
+                    d.reason_code.map(|c| c.to_string()).unwrap_or_else(|| "-".into()),
+                    d.flow_id.map(|f| f.to_string()).unwrap_or_else(|| "-".into()),
+                    d.nbl.clone().unwrap_or_else(|| "-".into()),
+                ]
+            }),
             numeric: vec![4, 5],
             keep_whole: vec![0],
         },
-        Section::Latency => Grid {
+        Section::Latency => LazyGrid {
             header: vec!["FROM", "TO", "COUNT", "P50", "P90", "P99", "MAX"],
-            rows: report
-                .latency
-                .iter()
-                .map(|l| {
-                    vec![
-                        l.from.clone(),
-                        l.to.clone(),
-                        l.count.to_string(),
-                        duration(Some(l.p50_us)),
-                        duration(Some(l.p90_us)),
-                        duration(Some(l.p99_us)),
-                        duration(Some(l.max_us)),
-                    ]
-                })
-                .collect(),
+            count: report.latency.len(),
+            row: Box::new(move |i| {
+                let l = &report.latency[i];
+                vec![
+                    l.from.clone(),
+                    l.to.clone(),
+                    l.count.to_string(),
+                    duration(Some(l.p50_us)),
+                    duration(Some(l.p90_us)),
+                    duration(Some(l.p99_us)),
+                    duration(Some(l.max_us)),
+                ]
+            }),
             numeric: vec![2, 3, 4, 5, 6],
             keep_whole: vec![2, 3, 4, 5, 6],
         },
@@ -294,9 +292,22 @@ pub fn grid(report: &Report, section: Section) -> Grid {
             for w in &h.warnings {
                 rows.push(vec!["warning".to_string(), w.clone()]);
             }
-            Grid { header: vec!["CHECK", "VALUE"], rows, numeric: vec![], keep_whole: vec![] }
+            LazyGrid {
+                header: vec!["CHECK", "VALUE"],
+                count: rows.len(),
+                row: Box::new(move |i| rows[i].clone()),
+                numeric: vec![],
+                keep_whole: vec![],
+            }
         }
     }
+}
+
+/// A section's table, every cell made.
+pub fn grid(report: &Report, section: Section) -> Grid {
+    let g = lazy_grid(report, section);
+    let rows = (0..g.count).into_par_iter().map(&g.row).collect();
+    Grid { header: g.header, rows, numeric: g.numeric, keep_whole: g.keep_whole }
 }
 
 fn render_grid(g: &Grid, opts: TableOptions) -> String {
@@ -349,20 +360,20 @@ pub fn write(report: &Report, sections: &[Section], opts: TableOptions, out: &mu
         if i > 0 {
             out.write_all(b"\n")?;
         }
-        let g = grid(report, s);
+        let g = lazy_grid(report, s);
         match opts.style {
-            Style::Terminal => writeln!(out, "{} ({})", s.name().to_uppercase(), g.rows.len())?,
+            Style::Terminal => writeln!(out, "{} ({})", s.name().to_uppercase(), g.count)?,
             Style::Markdown => writeln!(out, "## {}\n", s.name())?,
         }
-        if g.rows.is_empty() {
+        if g.count == 0 {
             writeln!(out, "(none)")?;
             continue;
         }
         if opts.fit_to_terminal && opts.style == Style::Terminal {
-            out.write_all(render_grid(&g, opts).as_bytes())?;
+            out.write_all(render_grid(&grid(report, s), opts).as_bytes())?;
             out.write_all(b"\n")?;
         } else {
-            plain::write_grid(&g, opts.style, out)?;
+            plain::write_rows(&g, opts.style, out)?;
         }
     }
     Ok(())

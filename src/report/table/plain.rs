@@ -9,53 +9,106 @@ use std::io::{self, Write};
 
 use unicode_width::UnicodeWidthStr;
 
-use super::{Grid, Style};
+use rayon::prelude::*;
 
-/// Writes `g` in `style` to `out`.
+#[cfg(test)]
+use super::Grid;
+use super::{LazyGrid, Style};
+
+/// Writes `g` in `style` to `out` (the tests' way in).
+#[cfg(test)]
 pub fn write_grid(g: &Grid, style: Style, out: &mut dyn Write) -> io::Result<()> {
-    let escape = |c: &str| -> String {
-        if style == Style::Markdown {
-            c.replace('|', "\\|")
-        } else {
-            c.to_string()
-        }
+    let lazy = LazyGrid {
+        header: g.header.clone(),
+        count: g.rows.len(),
+        row: Box::new(|i| g.rows[i].clone()),
+        numeric: g.numeric.clone(),
+        keep_whole: g.keep_whole.clone(),
     };
-    let columns = g.header.len().max(g.rows.iter().map(Vec::len).max().unwrap_or(0));
-    let mut widths = vec![0usize; columns];
-    let mut measure = |c: usize, cell: &str| {
-        for line in lines(cell) {
-            widths[c] = widths[c].max(width(line));
+    write_rows(&lazy, style, out)
+}
+
+/// Rows are made this many at a time, on every core, and twice: once to
+/// measure the columns, once to write them. A table of any length so takes
+/// the memory of one chunk of cells.
+const CHUNK: usize = 4096;
+
+/// Widths of the columns so far: in terminal columns, and for the columns
+/// kept whole in characters (see `render_grid`; only combining marks make
+/// the two differ).
+#[derive(Default)]
+struct Measure {
+    widths: Vec<usize>,
+    chars: Vec<usize>,
+}
+
+impl Measure {
+    fn add(&mut self, row: &[String], style: Style, keep_whole: &[usize]) {
+        if self.widths.len() < row.len() {
+            self.widths.resize(row.len(), 0);
+            self.chars.resize(row.len(), 0);
         }
-    };
-    for (c, h) in g.header.iter().enumerate() {
-        measure(c, h);
-    }
-    for row in &g.rows {
         for (c, cell) in row.iter().enumerate() {
-            if style == Style::Markdown && cell.contains('|') {
-                measure(c, &escape(cell));
+            let escaped;
+            let shown = if style == Style::Markdown && cell.contains('|') {
+                escaped = escape(cell, style);
+                &escaped
             } else {
-                measure(c, cell);
+                cell
+            };
+            for line in lines(shown) {
+                self.widths[c] = self.widths[c].max(width(line));
+            }
+            // A printable ASCII line is as many characters as columns.
+            if !printable_ascii(cell) && keep_whole.contains(&c) {
+                for line in cell.lines() {
+                    self.chars[c] = self.chars[c].max(line.chars().count());
+                }
             }
         }
     }
-    // Columns kept whole are given a minimum of their longest line in
-    // characters (see `render_grid`); only combining marks make that differ.
+
+    fn merge(mut self, other: Measure) -> Measure {
+        if self.widths.len() < other.widths.len() {
+            return other.merge(self);
+        }
+        for (c, (w, n)) in other.widths.iter().zip(&other.chars).enumerate() {
+            self.widths[c] = self.widths[c].max(*w);
+            self.chars[c] = self.chars[c].max(*n);
+        }
+        self
+    }
+}
+
+fn escape(cell: &str, style: Style) -> String {
+    if style == Style::Markdown {
+        cell.replace('|', "\\|")
+    } else {
+        cell.to_string()
+    }
+}
+
+/// Writes `g` in `style` to `out`, making its rows a chunk at a time.
+pub fn write_rows(g: &LazyGrid<'_>, style: Style, out: &mut dyn Write) -> io::Result<()> {
+    let header: Vec<String> = g.header.iter().map(|h| h.to_string()).collect();
+    let mut measure = (0..g.count)
+        .into_par_iter()
+        .with_min_len(256)
+        .fold(Measure::default, |mut m, i| {
+            m.add(&(g.row)(i), style, &g.keep_whole);
+            m
+        })
+        .reduce(Measure::default, Measure::merge);
+    // Headers are written as they are, never escaped.
+    measure.add(&header, Style::Terminal, &[]);
+    let Measure { mut widths, chars } = measure;
     for &c in &g.keep_whole {
-        // A printable ASCII line is as many characters as columns: measured above.
-        let longest = g
-            .rows
-            .iter()
-            .filter_map(|r| r.get(c))
-            .filter(|cell| !printable_ascii(cell))
-            .flat_map(|cell| cell.lines())
-            .chain(g.header.get(c).copied());
-        if let Some(w) = longest.map(|l| l.chars().count()).max() {
-            if let Some(width) = widths.get_mut(c) {
-                *width = (*width).max(w);
-            }
+        let header_chars = g.header.get(c).map_or(0, |h| h.chars().count());
+        if let Some(width) = widths.get_mut(c) {
+            *width = (*width).max(chars[c]).max(header_chars);
         }
     }
+    let columns = widths.len();
     let right: Vec<bool> = (0..columns).map(|c| g.numeric.contains(&c)).collect();
     // Each column is padded by one space either side; Terminal separates
     // columns by a space and frames the table, Markdown separates them by
@@ -65,7 +118,6 @@ pub fn write_grid(g: &Grid, style: Style, out: &mut dyn Write) -> io::Result<()>
     if style == Style::Terminal {
         writeln!(out, "+{}+", "-".repeat(inner))?;
     }
-    let header: Vec<String> = g.header.iter().map(|h| h.to_string()).collect();
     write_row(out, &mut line, &header, &widths, &right, style)?;
     match style {
         Style::Terminal => writeln!(out, "+{}+", "=".repeat(inner))?,
@@ -74,11 +126,18 @@ pub fn write_grid(g: &Grid, style: Style, out: &mut dyn Write) -> io::Result<()>
             writeln!(out, "|{}|", dashes.join("|"))?;
         }
     }
-    for row in &g.rows {
-        if style == Style::Markdown {
-            let escaped: Vec<String> = row.iter().map(|c| escape(c)).collect();
-            write_row(out, &mut line, &escaped, &widths, &right, style)?;
-        } else {
+    for start in (0..g.count).step_by(CHUNK) {
+        let rows: Vec<Vec<String>> = (start..g.count.min(start + CHUNK))
+            .into_par_iter()
+            .map(|i| {
+                let row = (g.row)(i);
+                match style {
+                    Style::Markdown => row.iter().map(|c| escape(c, style)).collect(),
+                    Style::Terminal => row,
+                }
+            })
+            .collect();
+        for row in &rows {
             write_row(out, &mut line, row, &widths, &right, style)?;
         }
     }
