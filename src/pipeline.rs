@@ -1,15 +1,18 @@
 //! Decoding a single-point capture on every core.
 //!
-//! A pcap or pcapng taken at one point needs no correlation: each packet
-//! is decoded and counted in its flow. Reading (walking the blocks of the
-//! memory-mapped file) stays on the calling thread and hands out batches
-//! of packet references, the decoding runs on a rayon pool, and one
+//! A capture taken at one point needs no correlation: each packet is
+//! decoded and counted in its flow. Reading stays on the calling thread
+//! and hands out batches of packets: for a memory-mapped pcapng only the
+//! block framing is checked there (`PcapNgReader::next_packet_frames`),
+//! other packets are located in the map or copied into the batch (ETL,
+//! gzip, streams). A rayon pool finishes reading and decodes them, and one
 //! thread applies the decoded batches to the flow table strictly in file
 //! order, so the flow table has one owner, needs no lock, and ends exactly
 //! as a single-threaded run leaves it.
 //!
 //! Batches are recycled through a bounded channel: at most `IN_FLIGHT` of
-//! them exist, so memory does not depend on the size of the capture.
+//! them exist, each of at most `BATCH` packets and `BATCH_BYTES` of file,
+//! so memory does not depend on the size of the capture.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
