@@ -43,7 +43,8 @@ impl Timestamp {
         }
         let secs = ticks.div_euclid(units_per_sec);
         let frac = ticks.rem_euclid(units_per_sec);
-        let ns = secs.saturating_mul(1_000_000_000) + frac * 1_000_000_000 / units_per_sec;
+        // Saturating: ticks far outside i64 nanoseconds end up clamped below.
+        let ns = secs.saturating_mul(1_000_000_000).saturating_add(frac * 1_000_000_000 / units_per_sec);
         Timestamp(ns.clamp(i64::MIN as i128, i64::MAX as i128) as i64)
     }
 
@@ -142,8 +143,8 @@ pub(crate) mod tests {
     #[test]
     fn decimal_resolutions_agree_with_the_general_conversion() {
         let general = |ticks: i128, units: i128| {
-            let ns =
-                ticks.div_euclid(units).saturating_mul(1_000_000_000) + ticks.rem_euclid(units) * 1_000_000_000 / units;
+            let whole = ticks.div_euclid(units).saturating_mul(1_000_000_000);
+            let ns = whole.saturating_add(ticks.rem_euclid(units) * 1_000_000_000 / units);
             ns.clamp(i64::MIN as i128, i64::MAX as i128) as i64
         };
         for units in [1u64, 10, 1_000, 1_000_000, 1_000_000_000] {
