@@ -28,6 +28,8 @@ pub struct AnalyzeOptions {
     /// Packet paths that may be open at once (0: no limit); see
     /// [`crate::trace::correlate::DEFAULT_MAX_OPEN`].
     pub max_open: usize,
+    /// Flows listed at most (0: no limit); see [`crate::flow::DEFAULT_MAX_FLOWS`].
+    pub max_flows: usize,
 }
 
 impl Default for AnalyzeOptions {
@@ -36,6 +38,7 @@ impl Default for AnalyzeOptions {
             decode: DecodeConfig::default(),
             threads: 0,
             max_open: crate::trace::correlate::DEFAULT_MAX_OPEN,
+            max_flows: crate::flow::DEFAULT_MAX_FLOWS,
         }
     }
 }
@@ -180,7 +183,7 @@ pub fn analyze_with_progress(
     mut open: impl FnMut(&Path) -> Result<Capture, CaptureError>,
     progress: &mut dyn FnMut(Progress),
 ) -> Analysis {
-    let mut flows = FlowTable::new();
+    let mut flows = FlowTable::with_max_flows(opts.max_flows);
     let mut followed = Summary::default();
     let mut health = Health::default();
     let mut captures = Vec::new();
@@ -241,7 +244,7 @@ pub fn analyze_with_progress(
                 match restart.then(|| r.reopen(&mut open)) {
                     Some(Ok(fresh)) => {
                         *r = fresh;
-                        *sinks.flows = FlowTable::new();
+                        *sinks.flows = FlowTable::with_max_flows(opts.max_flows);
                     }
                     Some(Err(e)) => {
                         sinks.health.notes.push(format!(
@@ -261,6 +264,14 @@ pub fn analyze_with_progress(
             fold_paths(correlator.finish(), &mut sinks);
             closed_early += correlator.closed_early();
         }
+    }
+    let beyond = sinks.flows.beyond_limit();
+    if beyond.packets > 0 {
+        sinks.health.notes.push(format!(
+            "{} packets ({} bytes) belonged to flows past the first {}: they are counted in the captures but in no \
+             flow (raise --max-flows, 0 for no limit)",
+            beyond.packets, beyond.bytes, opts.max_flows
+        ));
     }
     if closed_early > 0 {
         sinks.health.notes.push(format!(

@@ -364,6 +364,11 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "N", default_value_t = crate::trace::correlate::DEFAULT_MAX_OPEN)]
     pub max_open: usize,
 
+    /// Flows listed at most (memory: about 0.7 KB each); packets of flows
+    /// past it are counted, with a warning, in no flow. 0: no limit
+    #[arg(long, value_name = "N", default_value_t = crate::flow::DEFAULT_MAX_FLOWS)]
+    pub max_flows: usize,
+
     /// Print no warnings on standard error (the exit status still reports damage)
     #[arg(short, long)]
     pub quiet: bool,

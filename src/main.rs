@@ -46,6 +46,7 @@ fn run_analyze(args: AnalyzeArgs) -> i32 {
     opts.decode.vxlan_ports.extend(&args.vxlan_port);
     opts.decode.geneve_ports.extend(&args.geneve_port);
     opts.max_open = args.max_open;
+    opts.max_flows = args.max_flows;
     opts.threads = args.threads;
     if args.threads != 0 {
         // Everything else that runs on rayon's shared pool (decompressing

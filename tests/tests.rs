@@ -16,6 +16,8 @@ mod etl_events;
 mod fast_decode;
 #[path = "suite/generate.rs"]
 mod generate;
+#[path = "suite/limits.rs"]
+mod limits;
 #[path = "suite/man.rs"]
 mod man;
 #[path = "suite/manifest.rs"]

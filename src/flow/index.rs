@@ -37,6 +37,12 @@ impl<K: Eq> FlowIndex<K> {
     /// The number of `key` (whose hash is `hash`), and whether it was new:
     /// then it is the next number.
     pub fn find_or_insert(&mut self, hash: u64, key: K) -> (usize, bool) {
+        self.find_or_maybe_insert(hash, key, true).unwrap_or((usize::MAX, false))
+    }
+
+    /// [`find_or_insert`](Self::find_or_insert), inserting only if `insert`;
+    /// `None` for a new key that was not.
+    pub fn find_or_maybe_insert(&mut self, hash: u64, key: K, insert: bool) -> Option<(usize, bool)> {
         let mask = self.slots.len() - 1;
         let mut at = self.home(hash);
         loop {
@@ -45,9 +51,12 @@ impl<K: Eq> FlowIndex<K> {
                 break;
             }
             if slot.hash == hash && self.keys[slot.number] == key {
-                return (slot.number, false);
+                return Some((slot.number, false));
             }
             at = (at + 1) & mask;
+        }
+        if !insert {
+            return None;
         }
         let number = self.keys.len();
         self.keys.push(key);
@@ -55,7 +64,7 @@ impl<K: Eq> FlowIndex<K> {
         if 2 * self.keys.len() > self.slots.len() {
             self.grow();
         }
-        (number, true)
+        Some((number, true))
     }
 
     fn grow(&mut self) {
@@ -110,6 +119,9 @@ mod tests {
             }
         }
         assert_eq!(index.likely(hash(0)), Some(0));
+        assert_eq!(index.find_or_maybe_insert(hash(7), 7, false), Some((7, false)));
+        assert_eq!(index.find_or_maybe_insert(hash(5000), 5000, false), None);
+        assert_eq!(index.len(), 5000);
         assert_eq!(index.likely(0xdead), None);
     }
 }

@@ -153,6 +153,19 @@ fn count(flow: &mut Flow, ts: Timestamp, packet: &Decoded, inner: Tuple, frame_l
     }
 }
 
+/// Flows a table lists by default: a capture of millions of one-packet
+/// flows (a SYN flood, a scan) is read in bounded memory, about 0.7 KB a
+/// flow, its other packets counted past the limit.
+pub const DEFAULT_MAX_FLOWS: usize = 1 << 20;
+
+/// Packets (and their bytes on the wire) that belonged to flows past the
+/// table's limit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BeyondLimit {
+    pub packets: u64,
+    pub bytes: u64,
+}
+
 /// How far apart two captures of one packet may be (in time) and still be
 /// counted once.
 pub const DEFAULT_DEDUP_WINDOW_NS: i64 = 100_000_000;
@@ -163,6 +176,10 @@ pub struct FlowTable {
     /// its own analysis), and SipHash cost a tenth of the whole run.
     index: index::FlowIndex<FlowKey>,
     flows: Vec<Flow>,
+    /// Flows listed at most (0: no limit); packets of new flows past it are
+    /// only counted in `beyond_limit`.
+    max_flows: usize,
+    beyond_limit: BeyondLimit,
     dedup_window_ns: i64,
     /// Frames that carried no IP or ARP packet.
     pub without_flow: u64,
@@ -179,6 +196,8 @@ impl FlowTable {
         FlowTable {
             index: index::FlowIndex::new(),
             flows: Vec::new(),
+            max_flows: 0,
+            beyond_limit: BeyondLimit::default(),
             dedup_window_ns: DEFAULT_DEDUP_WINDOW_NS,
             without_flow: 0,
         }
@@ -215,7 +234,7 @@ impl FlowTable {
             self.without_flow += 1;
             return;
         };
-        let idx = self.flow_for(ts, packet, inner, key);
+        let Some(idx) = self.flow_for(ts, packet, inner, key, frame_len) else { return };
         let window = self.dedup_window_ns;
         let flow = &mut self.flows[idx];
         flow.sightings += 1;
@@ -266,7 +285,10 @@ impl FlowTable {
             // The packet as it travelled the wire: its tunnelled form if any.
             let rep = same.iter().copied().find(|&i| sightings[i].decoded.tunnel_count() > 0).unwrap_or(first);
             let r = &sightings[rep];
-            let id = self.count_packet(sightings[first].ts, &r.decoded, inner, r.frame_len, same.len() as u64);
+            let Some(id) = self.count_packet(sightings[first].ts, &r.decoded, inner, r.frame_len, same.len() as u64)
+            else {
+                continue;
+            };
             if let Some(tcp) = self.flows[id as usize - 1].tcp.as_mut() {
                 for &i in &same {
                     if let Some(seg) = &sightings[i].decoded.tcp {
@@ -281,21 +303,42 @@ impl FlowTable {
 
     /// Counts one packet whose first sighting had tuple `inner` at `ts`;
     /// `rep` supplies the tunnels and the TCP header.
-    fn count_packet(&mut self, ts: Timestamp, rep: &Decoded, inner: Tuple, frame_len: u32, sightings: u64) -> u64 {
-        let idx = self.flow_for(ts, rep, inner, HashedKey::of(rep, inner));
+    fn count_packet(
+        &mut self,
+        ts: Timestamp,
+        rep: &Decoded,
+        inner: Tuple,
+        frame_len: u32,
+        sightings: u64,
+    ) -> Option<u64> {
+        let idx = self.flow_for(ts, rep, inner, HashedKey::of(rep, inner), frame_len)?;
         let flow = &mut self.flows[idx];
         flow.sightings += sightings;
         count(flow, ts, rep, inner, frame_len);
-        flow.id
+        Some(flow.id)
     }
 
     /// The index of the flow of a packet with innermost tuple `inner` and
-    /// the tunnels of `packet`, created (first packet at `ts`) if new.
-    fn flow_for(&mut self, ts: Timestamp, packet: &Decoded, inner: Tuple, key: HashedKey) -> usize {
+    /// the tunnels of `packet`, created (first packet at `ts`) if new;
+    /// `None` for a new flow past `max_flows` (the packet is counted as
+    /// beyond the limit).
+    fn flow_for(
+        &mut self,
+        ts: Timestamp,
+        packet: &Decoded,
+        inner: Tuple,
+        key: HashedKey,
+        frame_len: u32,
+    ) -> Option<usize> {
         if self.index.len() < self.flows.len() {
             self.reindex();
         }
-        let (idx, new) = self.index.find_or_insert(key.hash, key.key);
+        let room = self.max_flows == 0 || self.flows.len() < self.max_flows;
+        let Some((idx, new)) = self.index.find_or_maybe_insert(key.hash, key.key, room) else {
+            self.beyond_limit.packets += 1;
+            self.beyond_limit.bytes += frame_len as u64;
+            return None;
+        };
         if new {
             self.flows.push(Flow {
                 id: idx as u64 + 1,
@@ -313,7 +356,17 @@ impl FlowTable {
                 recent_next: 0,
             });
         }
-        idx
+        Some(idx)
+    }
+
+    /// A table that lists at most `max_flows` flows (0: no limit).
+    pub fn with_max_flows(max_flows: usize) -> Self {
+        FlowTable { max_flows, ..Self::new() }
+    }
+
+    /// Packets of flows past the limit, which no flow counts.
+    pub fn beyond_limit(&self) -> BeyondLimit {
+        self.beyond_limit
     }
 
     /// Frees what only counting more packets needs (the index, about a
