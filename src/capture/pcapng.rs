@@ -33,8 +33,6 @@ pub const BLOCK_OVERHEAD: usize = 12;
 pub const MAX_BLOCK_LEN: usize = 64 << 20;
 
 const EPB_DATA_OFFSET: usize = 28;
-/// How far ahead of its walk `next_packet_frames` asks for cache lines.
-const FRAME_PREFETCH: usize = 8 << 10;
 const OPB_DATA_OFFSET: usize = 28;
 const SPB_DATA_OFFSET: usize = 12;
 
@@ -243,14 +241,10 @@ impl<R: Read> PcapNgReader<R> {
         let big = self.big_endian;
         let base = self.buf.offset();
         let bytes = self.buf.available();
-        let (mut pos, mut count, mut requested) = (0, 0, 0);
+        let (mut pos, mut count) = (0, 0);
+        let mut ahead = crate::prefetch::Ahead::default();
         while count < max {
-            // Walking is one hop per block; ask for the lines ahead of it.
-            if pos + FRAME_PREFETCH > requested {
-                let from = requested.max(pos);
-                requested = pos + 2 * FRAME_PREFETCH;
-                crate::prefetch::range(bytes, from, requested);
-            }
+            ahead.reach(bytes, pos);
             let Some(head) = bytes.get(pos..pos + EPB_DATA_OFFSET) else { break };
             let len = u32_at(head, 4, big) as usize;
             if u32_at(head, 0, big) != EPB_TYPE

@@ -34,15 +34,10 @@ impl<K: Eq> FlowIndex<K> {
         self.keys.len()
     }
 
-    /// The number of `key` (whose hash is `hash`), and whether it was new:
-    /// then it is the next number.
-    pub fn find_or_insert(&mut self, hash: u64, key: K) -> (usize, bool) {
-        self.find_or_maybe_insert(hash, key, true).unwrap_or((usize::MAX, false))
-    }
-
-    /// [`find_or_insert`](Self::find_or_insert), inserting only if `insert`;
-    /// `None` for a new key that was not.
-    pub fn find_or_maybe_insert(&mut self, hash: u64, key: K, insert: bool) -> Option<(usize, bool)> {
+    /// The number of `key` (whose hash is `hash`) and whether it is new,
+    /// a new key getting the next number; `None` for a new key when it may
+    /// not be inserted.
+    pub fn find_or_insert(&mut self, hash: u64, key: K, insert: bool) -> Option<(usize, bool)> {
         let mask = self.slots.len() - 1;
         let mut at = self.home(hash);
         loop {
@@ -115,12 +110,12 @@ mod tests {
         let hash = |k: u32| (k % 7) as u64 * 0x1_0000_0001;
         for round in 0..2 {
             for k in 0..5000u32 {
-                assert_eq!(index.find_or_insert(hash(k), k), (k as usize, round == 0), "key {k}");
+                assert_eq!(index.find_or_insert(hash(k), k, true), Some((k as usize, round == 0)), "key {k}");
             }
         }
         assert_eq!(index.likely(hash(0)), Some(0));
-        assert_eq!(index.find_or_maybe_insert(hash(7), 7, false), Some((7, false)));
-        assert_eq!(index.find_or_maybe_insert(hash(5000), 5000, false), None);
+        assert_eq!(index.find_or_insert(hash(7), 7, false), Some((7, false)));
+        assert_eq!(index.find_or_insert(hash(5000), 5000, false), None);
         assert_eq!(index.len(), 5000);
         assert_eq!(index.likely(0xdead), None);
     }

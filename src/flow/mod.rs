@@ -334,7 +334,7 @@ impl FlowTable {
             self.reindex();
         }
         let room = self.max_flows == 0 || self.flows.len() < self.max_flows;
-        let Some((idx, new)) = self.index.find_or_maybe_insert(key.hash, key.key, room) else {
+        let Some((idx, new)) = self.index.find_or_insert(key.hash, key.key, room) else {
             self.beyond_limit.packets += 1;
             self.beyond_limit.bytes += frame_len as u64;
             return None;
@@ -382,7 +382,7 @@ impl FlowTable {
         self.index = index::FlowIndex::new();
         for flow in &self.flows {
             let key = HashedKey::of_flow(flow);
-            self.index.find_or_insert(key.hash, key.key);
+            self.index.find_or_insert(key.hash, key.key, true);
         }
     }
 
