@@ -3,10 +3,12 @@
 //! in `epb_flags`, pktmon's PktGroupId in `epb_packetid`, drops in
 //! `epb_verdict`, and the ETW context in a comment.
 
+use std::fmt::Write as _;
 use std::io::Write;
 use std::path::Path;
 
 use crate::capture::etl::providers::pktmon;
+use crate::capture::etl::EtlRecord;
 use crate::capture::Capture;
 use crate::error::CaptureError;
 use crate::event::{CapturePoint, Event, EventKind, LinkType, PacketRecord};
@@ -55,50 +57,78 @@ fn final_points(path: &Path) -> Vec<CapturePoint> {
     c.points().to_vec()
 }
 
-fn comment(ev: &Event<'_>, p: &PacketRecord<'_>, os_build: u32) -> Option<String> {
-    let r = ev.etw?;
-    let mut s = format!("PID={} TID={}", r.pid, r.tid);
+/// Writes the comment of a packet with an ETW context into `out`: the
+/// context, then switch-port or pktmon details when there are any.
+fn write_comment(out: &mut String, r: &EtlRecord, p: &PacketRecord<'_>, os_build: u32) {
+    out.clear();
+    // Writing into a String cannot fail.
+    let _ = write!(out, "PID={} TID={}", r.pid, r.tid);
     if let Some(port) = &p.meta.switch_port {
-        s.push_str(&format!(
+        let _ = write!(
+            out,
             " VlanId={} SrcPortId={} SrcNicType={} SrcNicName={} SrcPortName={}",
             port.vlan_id, port.source_port_id, port.source_nic_type, port.source_nic_name, port.source_port_name
-        ));
+        );
         if port.destination_count > 0 {
-            s.push_str(&format!(" DstNicCount={}", port.destination_count));
+            let _ = write!(out, " DstNicCount={}", port.destination_count);
         }
-        s.push_str(&format!(" HashValue={:08x}", port.hash_value));
+        let _ = write!(out, " HashValue={:08x}", port.hash_value);
     }
     if let Some(a) = &p.meta.pktmon {
-        s.push_str(&format!(
+        let _ = write!(
+            out,
             " Component={} Edge={} Appearance={} Direction={} Filter={}",
             a.component,
             a.edge,
             a.appearance,
             pktmon::direction_name(a.direction),
             a.filter
-        ));
+        );
         if p.meta.dropped {
-            s.push_str(&format!(
+            let _ = write!(
+                out,
                 " DropReason={} ({}) DropLocation={:#X}",
                 pktmon::drop_reason(a.drop_reason, os_build),
                 a.drop_reason,
                 a.drop_location
-            ));
+            );
         }
     }
-    Some(s)
+}
+
+/// Packet comments, built in one reused buffer. A plain capture's comment
+/// is its process and thread alone, and consecutive packets mostly come
+/// from the same ones, so such a comment is kept until they change.
+#[derive(Default)]
+struct Comments {
+    text: String,
+    /// The (pid, tid) that `text` is the whole comment of, if it is.
+    plain_for: Option<(u32, u32)>,
+}
+
+impl Comments {
+    fn of(&mut self, ev: &Event<'_>, p: &PacketRecord<'_>, os_build: u32) -> Option<&str> {
+        let r = ev.etw?;
+        let plain = p.meta.switch_port.is_none() && p.meta.pktmon.is_none();
+        if !(plain && self.plain_for == Some((r.pid, r.tid))) {
+            write_comment(&mut self.text, r, p, os_build);
+            self.plain_for = plain.then_some((r.pid, r.tid));
+        }
+        Some(&self.text)
+    }
 }
 
 /// Converts `input` to pcapng on `out`. Points whose bytes are not a frame
 /// or IP packet (pktmon logs some as raw payload) are skipped and counted.
 pub fn convert<W: Write>(input: &Path, out: W) -> Result<(ConvertStats, W), CaptureError> {
-    let io = |e: std::io::Error| CaptureError::io(input, e);
+    let io = CaptureError::write;
     let names = if input.as_os_str() == "-" { Vec::new() } else { final_points(input) };
     let mut capture = Capture::open(input)?;
     let os_build = capture.os_build();
     let mut w = PcapNgWriter::new(out, concat!("overlay-trace ", env!("CARGO_PKG_VERSION"))).map_err(io)?;
     let mut interface_of: Vec<Option<u32>> = Vec::new();
     let mut stats = ConvertStats::default();
+    let mut comments = Comments::default();
     loop {
         let (ev, points) = match capture.next_with_points() {
             Ok(Some(x)) => x,
@@ -132,11 +162,10 @@ pub fn convert<W: Write>(input: &Path, out: W) -> Result<(ConvertStats, W), Capt
                 id
             }
         };
-        let text = comment(&ev, p, os_build);
         let opts = EpbOptions {
             direction: p.meta.direction,
             packet_id: p.meta.packet_id,
-            comment: text.as_deref(),
+            comment: comments.of(&ev, p, os_build),
             verdict: p.meta.dropped.then_some(&DROP_VERDICT[..]),
         };
         w.write_packet(iface, ev.ts, p.data, p.orig_len, &opts).map_err(io)?;

@@ -87,11 +87,17 @@ pub enum CaptureError {
     UnknownFormat { path: PathBuf, detail: String },
     #[error("{path}: {error}")]
     Decode { path: PathBuf, error: DecodeError },
+    /// Writing the result failed (convert's output), not reading.
+    #[error("cannot write the output: {source}")]
+    Write { source: std::io::Error },
 }
 
 impl CaptureError {
     pub fn io(path: &Path, source: std::io::Error) -> Self {
         CaptureError::Io { path: path.to_path_buf(), source }
+    }
+    pub fn write(source: std::io::Error) -> Self {
+        CaptureError::Write { source }
     }
     pub fn decode(path: &Path, error: DecodeError) -> Self {
         CaptureError::Decode { path: path.to_path_buf(), error }

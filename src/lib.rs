@@ -8,6 +8,7 @@
 //! captures with their truth; [`cli`] defines the command line.
 
 pub mod analyze;
+pub mod background;
 pub mod capture;
 pub mod check;
 pub mod cli;

@@ -8,6 +8,7 @@ use clap::Parser;
 
 use overlay_trace::analyze::{analyze_with_progress, Analysis, AnalyzeOptions, Progress};
 use overlay_trace::capture::Capture;
+use overlay_trace::error::CaptureError;
 use overlay_trace::report::{self, table, Report, Section};
 
 use overlay_trace::cli::{
@@ -304,8 +305,8 @@ fn run_events(args: EventsArgs) -> i32 {
 }
 
 fn run_convert(args: ConvertArgs) -> i32 {
-    let out: Box<dyn Write> = if args.output.as_os_str() == "-" {
-        Box::new(std::io::stdout().lock())
+    let out: Box<dyn Write + Send> = if args.output.as_os_str() == "-" {
+        Box::new(std::io::stdout())
     } else {
         match std::fs::File::create(&args.output) {
             Ok(f) => Box::new(f),
@@ -315,7 +316,13 @@ fn run_convert(args: ConvertArgs) -> i32 {
             }
         }
     };
-    let out = std::io::BufWriter::with_capacity(1 << 20, out);
+    let out = match overlay_trace::background::BackgroundWriter::new(out, 1 << 20) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("overlay-trace: error: cannot start writing {}: {e}", args.output.display());
+            return cli::EXIT_UNREADABLE;
+        }
+    };
     match overlay_trace::convert::convert(&args.capture, out) {
         Ok((stats, _)) => {
             if !args.quiet {
@@ -338,6 +345,13 @@ fn run_convert(args: ConvertArgs) -> i32 {
             } else {
                 cli::EXIT_OK
             }
+        }
+        // A reader that stopped early (`convert -o - | tshark ... | head`)
+        // is not a failure, as for analyze.
+        Err(CaptureError::Write { source }) if source.kind() == std::io::ErrorKind::BrokenPipe => cli::EXIT_OK,
+        Err(CaptureError::Write { source }) => {
+            eprintln!("overlay-trace: error: cannot write {}: {source}", args.output.display());
+            cli::EXIT_UNREADABLE
         }
         Err(e) => {
             eprintln!("overlay-trace: error: {e}");

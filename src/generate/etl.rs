@@ -659,7 +659,7 @@ mod tests {
                 keywords: r.keywords,
                 pid: r.pid,
                 tid: r.tid,
-                data: r.user_data.clone(),
+                data: r.user_data.to_vec(),
             };
             assert_eq!(&got, e);
             assert_eq!(r.provider, Some(PROVIDER));

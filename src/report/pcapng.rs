@@ -28,6 +28,10 @@ pub struct PcapNgWriter<W: Write> {
     interfaces: u32,
 }
 
+/// An Enhanced Packet Block's bytes before the packet: block type and
+/// length, interface, timestamp, captured and original lengths.
+const EPB_FIXED_LEN: usize = 28;
+
 fn pad4(n: usize) -> usize {
     (n + 3) & !3
 }
@@ -89,19 +93,15 @@ impl<W: Write> PcapNgWriter<W> {
         orig_len: u32,
         opts: &EpbOptions<'_>,
     ) -> io::Result<()> {
-        let ticks = ts.0 as u64;
-        let b = &mut self.block;
-        b.clear();
-        b.extend_from_slice(&interface.to_le_bytes());
-        b.extend_from_slice(&((ticks >> 32) as u32).to_le_bytes());
-        b.extend_from_slice(&(ticks as u32).to_le_bytes());
-        b.extend_from_slice(&(data.len() as u32).to_le_bytes());
-        b.extend_from_slice(&orig_len.max(data.len() as u32).to_le_bytes());
-        b.extend_from_slice(data);
-        b.resize(b.len() + pad4(data.len()) - data.len(), 0);
+        // The packet's bytes go straight to the output; the options after
+        // them are put together first, since the block's length, written
+        // before the bytes, counts them.
+        let tail = &mut self.block;
+        tail.clear();
+        tail.resize(pad4(data.len()) - data.len(), 0);
         let mut any = false;
         if let Some(c) = opts.comment {
-            push_option(b, OPT_COMMENT, c.as_bytes());
+            push_option(tail, OPT_COMMENT, c.as_bytes());
             any = true;
         }
         let flags = match opts.direction {
@@ -110,21 +110,39 @@ impl<W: Write> PcapNgWriter<W> {
             Direction::Outbound => 2,
         };
         if flags != 0 {
-            push_option(b, OPT_EPB_FLAGS, &flags.to_le_bytes());
+            push_option(tail, OPT_EPB_FLAGS, &flags.to_le_bytes());
             any = true;
         }
         if let Some(id) = opts.packet_id {
-            push_option(b, OPT_EPB_PACKETID, &id.to_le_bytes());
+            push_option(tail, OPT_EPB_PACKETID, &id.to_le_bytes());
             any = true;
         }
         if let Some(v) = opts.verdict {
-            push_option(b, OPT_EPB_VERDICT, v);
+            push_option(tail, OPT_EPB_VERDICT, v);
             any = true;
         }
         if any {
-            push_option(b, OPT_END, &[]);
+            push_option(tail, OPT_END, &[]);
         }
-        write_block(&mut self.out, EPB_TYPE, &self.block)
+        let block_len = (EPB_FIXED_LEN + data.len() + tail.len() + 4) as u32;
+        tail.extend_from_slice(&block_len.to_le_bytes());
+        let ticks = ts.0 as u64;
+        let mut head = [0u8; EPB_FIXED_LEN];
+        let fields = [
+            EPB_TYPE,
+            block_len,
+            interface,
+            (ticks >> 32) as u32,
+            ticks as u32,
+            data.len() as u32,
+            orig_len.max(data.len() as u32),
+        ];
+        for (to, v) in head.chunks_exact_mut(4).zip(fields) {
+            to.copy_from_slice(&v.to_le_bytes());
+        }
+        self.out.write_all(&head)?;
+        self.out.write_all(data)?;
+        self.out.write_all(tail)
     }
 
     pub fn finish(mut self) -> io::Result<W> {

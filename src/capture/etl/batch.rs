@@ -18,6 +18,7 @@ use std::ops::Range;
 use std::sync::mpsc;
 use std::sync::Arc;
 
+use memmap2::Mmap;
 use rayon::prelude::*;
 
 use crate::capture::refill::{RefillBuffer, DEFAULT_READ_SIZE};
@@ -27,6 +28,7 @@ use crate::time::Timestamp;
 use super::buffer::BufferHeader;
 use super::clock::Clock;
 use super::merge::Run;
+use super::payload::{subrange, Source};
 use super::raw::{buffer_type, BUFFER_HEADER_LEN};
 use super::record::{parse_at, Step};
 use super::{xpress, EtlRecord, ExtendedItem};
@@ -55,8 +57,12 @@ pub(super) struct Decoded {
     file_offset: u64,
     compressed: bool,
     cpu: u32,
-    /// The records region: buffer bytes from 0x48 to the end of the data.
-    data: Vec<u8>,
+    /// The bytes the records region lies in: the mapped file, or the
+    /// buffer decompressed or copied. Records hand out ranges of it.
+    bytes: Source,
+    /// The records region (buffer bytes from 0x48 to the end of the data)
+    /// within `bytes`.
+    region: Range<usize>,
     slots: Vec<Slot>,
 }
 
@@ -79,23 +85,56 @@ impl Run for Decoded {
     /// the window fills the same way whichever thread decoded the buffer
     /// and whichever released run's allocations it reused.
     fn weight(&self) -> usize {
-        self.data.len() + self.slots.len() * std::mem::size_of::<Slot>()
+        self.region.len() + self.slots.len() * std::mem::size_of::<Slot>()
     }
 }
 
 impl Decoded {
     pub(super) fn empty() -> Decoded {
-        Decoded { index: 0, file_offset: 0, compressed: false, cpu: 0, data: Vec::new(), slots: Vec::new() }
+        Decoded {
+            index: 0,
+            file_offset: 0,
+            compressed: false,
+            cpu: 0,
+            bytes: Source::Empty,
+            region: 0..0,
+            slots: Vec::new(),
+        }
     }
 
-    /// Bytes allocated, whether used or not.
+    /// Bytes allocated, whether used or not (a mapped file's are not).
     fn capacity(&self) -> usize {
-        self.data.capacity() + self.slots.capacity() * std::mem::size_of::<Slot>()
+        let owned = match &self.bytes {
+            Source::Owned(v) => v.capacity(),
+            Source::Empty | Source::Mapped(_) => 0,
+        };
+        owned + self.slots.capacity() * std::mem::size_of::<Slot>()
+    }
+
+    /// The file offset of this buffer when its records lie in the mapped
+    /// file.
+    pub(super) fn mapped_at(&self) -> Option<u64> {
+        matches!(self.bytes, Source::Mapped(_)).then_some(self.file_offset)
+    }
+
+    /// The records region.
+    fn records(&self) -> &[u8] {
+        self.bytes.bytes().get(self.region.clone()).unwrap_or(&[])
+    }
+
+    /// Takes this run's buffer to decompress or copy into, when no record
+    /// still holds it; else a new one.
+    fn take_scratch(&mut self) -> Vec<u8> {
+        match std::mem::take(&mut self.bytes) {
+            Source::Owned(v) => Arc::try_unwrap(v).unwrap_or_default(),
+            Source::Empty | Source::Mapped(_) => Vec::new(),
+        }
     }
 
     /// Record `i`, parsed again from the buffer's bytes, written over
-    /// `rec`: its payload buffers keep their allocations, so a reader that
-    /// hands out one record at a time allocates nothing per record.
+    /// `rec`: its payload is a range of this run's bytes and its extended
+    /// items keep their allocations, so a reader that hands out one record
+    /// at a time neither copies packets nor allocates per record.
     /// (Building the records when the buffer is decoded, on the pool, was
     /// tried: they took ten times the memory of their slots, and moving
     /// them here and freeing their payloads away from the thread that
@@ -104,7 +143,8 @@ impl Decoded {
     pub(super) fn fill_record(&self, i: usize, rec: &mut EtlRecord) -> bool {
         let Some(&slot) = self.slots.get(i) else { return false };
         let pos = slot.pos as usize;
-        let Ok(Step::Record(v, _)) = parse_at(&self.data, pos, 0) else {
+        let records = self.records();
+        let Ok(Step::Record(v, _)) = parse_at(records, pos, 0) else {
             return false; // cannot happen: the same bytes parsed when decoded
         };
         let in_buffer = (BUFFER_HEADER_LEN + pos) as u32;
@@ -146,8 +186,11 @@ impl Decoded {
             n += 1;
         }
         rec.extended.truncate(n);
-        rec.user_data.clear();
-        rec.user_data.extend_from_slice(v.user_data);
+        // The payload is a sub-slice of `records`, which starts at
+        // `region.start` of the run's bytes.
+        let at = subrange(records, v.user_data).unwrap_or(0..0);
+        let start = self.region.start + at.start;
+        rec.user_data.set(&self.bytes, start..start + at.len());
         true
     }
 }
@@ -200,23 +243,25 @@ impl Spares {
 
 /// Decodes one buffer (`raw` = its bytes as read, possibly cut short, at
 /// file offset `offset`, `index`-th in file order) into its records, in
-/// the allocations of `run` (a released one, or empty).
+/// the allocations of `run` (a released one, or empty). When `raw` lies in
+/// `map`, an uncompressed buffer's records are left where they are.
 pub(super) fn decode(
     ctx: DecodeCtx,
     hdr: &BufferHeader,
     raw: &[u8],
+    map: Option<&Arc<Mmap>>,
     offset: u64,
     index: u64,
     mut run: Decoded,
 ) -> Outcome {
     let name = || format!("buffer {index}");
-    // Whatever the run held is scratch for the decompressor.
-    let data = &mut run.data;
     if hdr.is_compressed() {
+        // Whatever the run held is scratch for the decompressor.
+        let mut data = run.take_scratch();
         let cut_short = raw.len() < hdr.buffer_size as usize;
         let want = hdr.decompressed_len(offset).map_err(|e| BufferFault::Rescan(e.within(name())))?;
         let input = raw.get(BUFFER_HEADER_LEN..).unwrap_or(&[]);
-        if let Err(e) = xpress::decompress_into(input, data, want) {
+        if let Err(e) = xpress::decompress_into(input, &mut data, want) {
             // A buffer cut short by the end of the file decompresses to a
             // prefix: its whole records are still good.
             if !cut_short {
@@ -232,10 +277,24 @@ pub(super) fn decode(
             );
             return Err(BufferFault::Rescan(e.within(name())));
         }
+        run.region = 0..data.len();
+        run.bytes = Source::Owned(Arc::new(data));
     } else {
         let end = hdr.data_end(offset).map_err(|e| BufferFault::SkipBySize(e.within(name())))?;
-        data.clear();
-        data.extend_from_slice(raw.get(BUFFER_HEADER_LEN..end.min(raw.len())).unwrap_or(&[]));
+        let region = raw.get(BUFFER_HEADER_LEN..end.min(raw.len())).unwrap_or(&[]);
+        match map.and_then(|m| Some((m, subrange(m, region)?))) {
+            Some((map, at)) => {
+                run.bytes = Source::Mapped(map.clone());
+                run.region = at;
+            }
+            None => {
+                let mut data = run.take_scratch();
+                data.clear();
+                data.extend_from_slice(region);
+                run.region = 0..data.len();
+                run.bytes = Source::Owned(Arc::new(data));
+            }
+        }
     }
     Ok(walk(ctx, hdr, run, offset, index))
 }
@@ -268,8 +327,9 @@ fn walk(ctx: DecodeCtx, hdr: &BufferHeader, mut run: Decoded, offset: u64, index
     let mut pos = 0usize;
     let mut last_raw = hdr.timestamp;
     let mut sorted = true;
-    while pos < run.data.len() {
-        match parse_at(&run.data, pos, base) {
+    let records = run.bytes.bytes().get(run.region.clone()).unwrap_or(&[]);
+    while pos < records.len() {
+        match parse_at(records, pos, base) {
             Ok(Step::End) => break,
             Ok(Step::Skipped { advance, .. }) => {
                 records_skipped += 1;
@@ -342,16 +402,48 @@ enum JobBytes {
     /// Copied out of the read buffer, which the reader keeps using.
     Copied(Vec<u8>),
     /// A range of the mapped file, which outlives the job: no copy.
-    Mapped(Arc<memmap2::Mmap>, Range<usize>),
+    Mapped(Arc<Mmap>, Range<usize>),
 }
 
 impl JobBytes {
+    fn map(&self) -> Option<&Arc<Mmap>> {
+        match self {
+            JobBytes::Copied(_) => None,
+            JobBytes::Mapped(map, _) => Some(map),
+        }
+    }
+
     fn bytes(&self) -> &[u8] {
         match self {
             JobBytes::Copied(v) => v,
             JobBytes::Mapped(map, range) => map.get(range.clone()).unwrap_or(&[]),
         }
     }
+}
+
+/// The part of the mapped file that the batch after `jobs` will likely
+/// span (as much again as they do), when they lie in a map.
+fn following_range(jobs: &[Job]) -> Option<(Arc<Mmap>, Range<usize>)> {
+    let (JobBytes::Mapped(_, first), JobBytes::Mapped(map, last)) = (&jobs.first()?.raw, &jobs.last()?.raw) else {
+        return None;
+    };
+    let span = last.end.saturating_sub(first.start);
+    Some((map.clone(), last.end..last.end.saturating_add(span).min(map.len())))
+}
+
+/// Maps `range` of the file into our page tables, on the pool: the reader
+/// reads each buffer's header before anything else does, and would
+/// otherwise take the page fault of every page of the file itself.
+fn populate(map: &Mmap, range: Range<usize>) {
+    if range.is_empty() {
+        return;
+    }
+    // Only a hint: kernels before 5.14 refuse it, and then the reader
+    // faults the pages in as before.
+    #[cfg(target_os = "linux")]
+    let _ = map.advise_range(memmap2::Advice::PopulateRead, range.start, range.len());
+    #[cfg(not(target_os = "linux"))]
+    let _ = (map, range);
 }
 
 /// A buffer decoded ahead of the reader.
@@ -443,15 +535,19 @@ impl ReadAhead {
         }
         let (tx, rx) = mpsc::sync_channel(1);
         let ctx = self.rules.ctx;
+        let next_batch = following_range(&jobs);
         rayon::spawn(move || {
             let done: Vec<Done> = jobs
                 .into_par_iter()
                 .map(|j| Done {
                     offset: j.offset,
                     index: j.index,
-                    outcome: decode(ctx, &j.hdr, j.raw.bytes(), j.offset, j.index, j.run),
+                    outcome: decode(ctx, &j.hdr, j.raw.bytes(), j.raw.map(), j.offset, j.index, j.run),
                 })
                 .collect();
+            if let Some((map, range)) = next_batch {
+                populate(&map, range);
+            }
             // The reader may have gone another way and dropped the
             // receiver: then the batch is simply not needed.
             let _ = tx.send(done);
@@ -517,10 +613,7 @@ impl ReadAhead {
             let Some(raw) = src.available().get(rel..end) else {
                 return (jobs, None);
             };
-            let in_map = src.map().and_then(|m| {
-                let at = (raw.as_ptr() as usize).checked_sub(m.as_ptr() as usize)?;
-                (at + raw.len() <= m.len()).then(|| JobBytes::Mapped(m.clone(), at..at + raw.len()))
-            });
+            let in_map = src.map().and_then(|m| Some(JobBytes::Mapped(m.clone(), subrange(m, raw)?)));
             let raw = in_map.unwrap_or_else(|| JobBytes::Copied(raw.to_vec()));
             jobs.push(Job { hdr, raw, offset, index, run: spares.get() });
             bytes += decoded;

@@ -24,11 +24,13 @@ pub mod guid;
 pub mod logfile;
 pub mod manifest;
 pub mod merge;
+pub mod payload;
 pub mod providers;
 pub mod raw;
 pub mod record;
 pub mod xpress;
 
+use std::collections::BTreeSet;
 use std::io::Read;
 
 use crate::error::DecodeError;
@@ -38,6 +40,7 @@ pub use buffer::BufferHeader;
 pub use clock::{Clock, ClockType};
 pub use guid::Guid;
 pub use logfile::LogfileHeader;
+pub use payload::Payload;
 pub use record::HeaderKind;
 
 use crate::capture::refill::RefillBuffer;
@@ -83,8 +86,8 @@ pub struct ExtendedItem {
     pub data: Vec<u8>,
 }
 
-/// One record, owned: header fields plus its payload copied out of the
-/// (possibly decompressed) buffer.
+/// One record: header fields, owned, and its payload, a shared range of
+/// the (possibly decompressed) buffer.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct EtlRecord {
     /// UTC time of the record.
@@ -132,7 +135,8 @@ pub struct EtlRecord {
     /// (Group, Type) of system, compact and perfinfo records.
     pub kernel_group_type: Option<(u8, u8)>,
     pub extended: Vec<ExtendedItem>,
-    pub user_data: Vec<u8>,
+    /// The payload: a range of the buffer it was read from, shared.
+    pub user_data: Payload,
 }
 
 impl EtlRecord {
@@ -165,7 +169,7 @@ impl EtlRecord {
             event_property: 0,
             kernel_group_type: None,
             extended: Vec::new(),
-            user_data: Vec::new(),
+            user_data: Payload::default(),
         }
     }
 }
@@ -279,6 +283,11 @@ pub struct EtlReader<R: Read> {
     ahead: Option<ReadAhead>,
     /// Released runs, for their allocations.
     spares: Spares,
+    /// File offsets of the runs in the window whose records lie in the
+    /// mapped file: its pages stay resident until those records are
+    /// handed out, as pages released under them would be faulted back in
+    /// and never released again.
+    mapped_runs: BTreeSet<u64>,
 }
 
 impl<R: Read> EtlReader<R> {
@@ -352,7 +361,7 @@ impl<R: Read> EtlReader<R> {
                 inner.header.pointer_size_field as u64,
             ));
         }
-        let (run, fault) = match batch::decode(inner.ctx(), &hdr, raw, 0, 0, Decoded::empty()) {
+        let (run, fault) = match batch::decode(inner.ctx(), &hdr, raw, None, 0, 0, Decoded::empty()) {
             Ok(good) => (inner.count(&hdr, good), None),
             Err(f) => (Decoded::empty(), Some(f)),
         };
@@ -375,6 +384,7 @@ impl<R: Read> EtlReader<R> {
             done: false,
             ahead,
             spares: Spares::default(),
+            mapped_runs: BTreeSet::new(),
         };
         if let Some(BufferFault::SkipBySize(e) | BufferFault::Rescan(e)) = fault {
             reader.inner.warn(e);
@@ -413,9 +423,7 @@ impl<R: Read> EtlReader<R> {
         while !self.done {
             self.fill_window();
             if let Some(filled) = self.window.pop(|run, i| run.fill_record(i, rec)) {
-                while let Some(spent) = self.window.take_spent() {
-                    self.spares.put(spent);
-                }
+                self.put_spent();
                 if filled {
                     self.inner.stats.records += 1;
                     return Some(Ok(()));
@@ -451,6 +459,21 @@ impl<R: Read> EtlReader<R> {
             && (self.window.is_empty() || (self.window.runs() < self.max_runs && self.window.bytes() < self.max_bytes))
         {
             self.step();
+        }
+    }
+
+    /// Keeps the allocations of the runs the window is done with.
+    fn put_spent(&mut self) {
+        let mut any = false;
+        while let Some(spent) = self.window.take_spent() {
+            if let Some(at) = spent.mapped_at() {
+                self.mapped_runs.remove(&at);
+            }
+            self.spares.put(spent);
+            any = true;
+        }
+        if any {
+            self.src.keep_from(self.mapped_runs.first().copied().unwrap_or(u64::MAX));
         }
     }
 
@@ -548,16 +571,17 @@ impl<R: Read> EtlReader<R> {
             Some(o) => o,
             None => {
                 let run = self.spares.get();
-                batch::decode(self.inner.ctx(), &hdr, &self.src.available()[..have], offset, index, run)
+                batch::decode(self.inner.ctx(), &hdr, &self.src.available()[..have], self.src.map(), offset, index, run)
             }
         };
         match outcome {
             Ok(good) => {
                 let run = self.inner.count(&hdr, good);
-                self.window.push(run);
-                while let Some(spent) = self.window.take_spent() {
-                    self.spares.put(spent);
+                if let Some(at) = run.mapped_at() {
+                    self.mapped_runs.insert(at);
                 }
+                self.window.push(run);
+                self.put_spent();
                 self.src.consume(have);
                 if have < size {
                     self.cut_short(offset, size, have);

@@ -649,7 +649,7 @@ fn decode_takes_event_records_only() {
         provider: Some(guid()),
         id: 1,
         level: 4,
-        user_data: vec![42],
+        user_data: vec![42].into(),
         ..EtlRecord::blank()
     };
     assert_eq!(get(&m.decode(&rec).unwrap(), "A"), &FieldValue::U64(42));
