@@ -23,6 +23,7 @@ use rayon::prelude::*;
 
 use crate::capture::refill::{RefillBuffer, DEFAULT_READ_SIZE};
 use crate::error::DecodeError;
+use crate::prefetch::Ahead;
 use crate::time::Timestamp;
 
 use super::buffer::BufferHeader;
@@ -328,7 +329,12 @@ fn walk(ctx: DecodeCtx, hdr: &BufferHeader, mut run: Decoded, offset: u64, index
     let mut last_raw = hdr.timestamp;
     let mut sorted = true;
     let records = run.bytes.bytes().get(run.region.clone()).unwrap_or(&[]);
+    // Records left in the mapped file are read here for the first time,
+    // each one's size leading to the next: without the hints every hop
+    // waits on memory.
+    let mut ahead = Ahead::default();
     while pos < records.len() {
+        ahead.reach(records, pos);
         match parse_at(records, pos, base) {
             Ok(Step::End) => break,
             Ok(Step::Skipped { advance, .. }) => {
