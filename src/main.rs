@@ -67,9 +67,9 @@ fn run_analyze(args: AnalyzeArgs) -> i32 {
         }
     }
 
-    let analysis =
+    let mut analysis =
         with_progress_bar(&args, |report| analyze_with_progress(&args.captures, &opts, Capture::open, report));
-    let report = Report::from_analysis(&analysis);
+    let report = Report::from_analysis_freeing_flows(&mut analysis);
     // The report holds all that is printed; the flow table and paths need
     // not stay beside it while it is written.
     let damaged = analysis.has_damage();

@@ -401,6 +401,13 @@ impl FlowTable {
     }
 
     /// Flows in the order their first packet arrived; ids count from 1.
+    /// Takes the flows out, leaving an empty table (its counts of packets
+    /// outside any flow stay).
+    pub fn take_flows(&mut self) -> Vec<Flow> {
+        self.index = index::FlowIndex::new();
+        std::mem::take(&mut self.flows)
+    }
+
     pub fn flows(&self) -> &[Flow] {
         &self.flows
     }

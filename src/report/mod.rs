@@ -308,7 +308,39 @@ pub struct HealthRow {
     pub warnings: Vec<String>,
 }
 
+/// Flows turned into rows at a time by [`Report::from_analysis_freeing_flows`].
+const ROWS_CHUNK: usize = 4096;
+
+/// The rows of `flows`, in order, each chunk of `chunk_len` flows freed
+/// once its rows are made.
+fn flow_rows(mut flows: Vec<Flow>, chunk_len: usize) -> Vec<FlowRow> {
+    let mut rows = Vec::with_capacity(flows.len());
+    // Reversed, the next flows to turn are at the end, where they can be
+    // cut off and the rest shrunk without moving it.
+    flows.reverse();
+    while !flows.is_empty() {
+        let mut chunk = flows.split_off(flows.len().saturating_sub(chunk_len.max(1)));
+        flows.shrink_to_fit();
+        chunk.reverse();
+        let made: Vec<FlowRow> = chunk.par_iter().map(FlowRow::from).collect();
+        drop(chunk);
+        rows.extend(made);
+    }
+    rows
+}
+
 impl Report {
+    /// [`from_analysis`](Self::from_analysis) that takes the flows out of
+    /// `a` and frees them a chunk at a time as their rows are made: with
+    /// hundreds of thousands of flows, the table and the rows are never
+    /// both whole in memory.
+    pub fn from_analysis_freeing_flows(a: &mut Analysis) -> Report {
+        let flows = a.flows.take_flows();
+        let mut report = Report::from_analysis(a);
+        report.flows = flow_rows(flows, ROWS_CHUNK);
+        report
+    }
+
     pub fn from_analysis(a: &Analysis) -> Report {
         Report {
             schema: SCHEMA,
@@ -379,5 +411,29 @@ impl Report {
                 warnings: a.health.warnings(),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::{analyze_with, AnalyzeOptions};
+    use crate::capture::Capture;
+    use crate::generate::mix::{self, MixOptions};
+
+    #[test]
+    fn rows_made_while_freeing_flows_are_the_same_rows() {
+        let mut bytes = Vec::new();
+        mix::write(&mut bytes, &MixOptions { seed: 3, concurrent_flows: 40, size: 1 << 20 }).unwrap();
+        let mut a = analyze_with(&["mix.pcapng".into()], &AnalyzeOptions::default(), |p| {
+            Capture::from_reader(p, Box::new(std::io::Cursor::new(bytes.clone())))
+        });
+        let whole = Report::from_analysis(&a);
+        assert!(whole.flows.len() > 50, "{} flows", whole.flows.len());
+        for chunk_len in [1, 7, whole.flows.len(), ROWS_CHUNK] {
+            assert_eq!(flow_rows(a.flows.flows().to_vec(), chunk_len), whole.flows, "chunks of {chunk_len}");
+        }
+        assert_eq!(Report::from_analysis_freeing_flows(&mut a), whole);
+        assert!(a.flows.is_empty());
     }
 }
