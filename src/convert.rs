@@ -41,6 +41,7 @@ const PKTMON_PROBE_EVENTS: u64 = 4096;
 /// when they first appear, and are not (empty: use the names as they come).
 fn final_points(path: &Path) -> Vec<CapturePoint> {
     let Ok(mut c) = Capture::open(path) else { return Vec::new() };
+    c.skip_switch_events();
     let mut seen = 0;
     let mut pktmon = false;
     while let Ok(Some(ev)) = c.next_event() {
@@ -124,6 +125,8 @@ pub fn convert<W: Write>(input: &Path, out: W) -> Result<(ConvertStats, W), Capt
     let io = CaptureError::write;
     let names = if input.as_os_str() == "-" { Vec::new() } else { final_points(input) };
     let mut capture = Capture::open(input)?;
+    // Switch events are counted, not converted: no need to decode them.
+    capture.skip_switch_events();
     let os_build = capture.os_build();
     let mut w = PcapNgWriter::new(out, concat!("overlay-trace ", env!("CARGO_PKG_VERSION"))).map_err(io)?;
     let mut interface_of: Vec<Option<u32>> = Vec::new();

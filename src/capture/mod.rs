@@ -278,6 +278,14 @@ impl Capture {
         }
     }
 
+    /// For readers that only want packets: an ETL's VmSwitch NBL events
+    /// are handed out as `Other` without being decoded.
+    pub fn skip_switch_events(&mut self) {
+        if let Reader::Etl(r) = &mut self.reader {
+            r.skip_switch_events();
+        }
+    }
+
     /// The Windows build that wrote an ETL (0 for other formats).
     pub fn os_build(&self) -> u32 {
         match &self.reader {

@@ -209,3 +209,38 @@ fn tshark_reads_converted_files_cleanly() {
         assert_eq!(frames, stats.packets, "{}", input.display());
     }
 }
+
+/// Convert reads switch traces with their NBL events left undecoded; every
+/// other event, the packets and their points above all, is the same.
+#[test]
+fn skipping_switch_events_changes_only_those_events() {
+    let mut switch_events = 0;
+    for name in ["routing-mesh-nat", "arp-drop-vfp", "vxlan-decap"] {
+        let etl = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("fixtures/scenarios/{name}.etl"));
+        let events = |skip: bool| {
+            let mut c = Capture::open(&etl).unwrap();
+            if skip {
+                c.skip_switch_events();
+            }
+            let mut out = Vec::new();
+            while let Some(ev) = c.next_event().unwrap() {
+                let nbl = matches!(ev.kind, EventKind::Nbl(_));
+                out.push((nbl, ev.ts, ev.point, ev.offset, format!("{:?}", ev.kind)));
+            }
+            (out, c.points().to_vec())
+        };
+        let (all, all_points) = events(false);
+        let (skipped, skipped_points) = events(true);
+        assert_eq!(all.len(), skipped.len(), "{name}");
+        for (a, s) in all.iter().zip(&skipped) {
+            if a.0 {
+                switch_events += 1;
+                assert_eq!((s.1, s.2, s.3, s.4.as_str()), (a.1, a.2, a.3, "Other"), "{name}");
+            } else {
+                assert_eq!(a, s, "{name}");
+            }
+        }
+        assert_eq!(all_points, skipped_points, "{name}");
+    }
+    assert!(switch_events >= 5, "the scenarios have switch events ({switch_events})");
+}

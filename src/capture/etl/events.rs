@@ -35,6 +35,8 @@ pub struct EtlEvents<R: Read> {
     points: Vec<CapturePoint>,
     /// pktmon component names, which arrive at the end of the log.
     component_names: Vec<(u16, String, String)>,
+    /// VmSwitch NBL events come out as `Other`, undecoded.
+    skip_switch_events: bool,
 }
 
 impl<R: Read> EtlEvents<R> {
@@ -49,7 +51,16 @@ impl<R: Read> EtlEvents<R> {
             keys: Vec::new(),
             points: Vec::new(),
             component_names: Vec::new(),
+            skip_switch_events: false,
         }
+    }
+
+    /// Hands out VmSwitch NBL events as [`EventKind::Other`] without
+    /// decoding them, for readers that only want packets (convert): in a
+    /// switch trace they are most of the events. Nothing else depends on
+    /// them: packets, points and their names come out the same.
+    pub fn skip_switch_events(&mut self) {
+        self.skip_switch_events = true;
     }
 
     pub fn reader(&self) -> &EtlReader<R> {
@@ -97,7 +108,11 @@ impl<R: Read> EtlEvents<R> {
             break;
         }
         let rec = self.current.insert(record);
-        let (kind, key) = classify(rec, &self.assembled, &mut self.names, &mut self.port_names);
+        let (kind, key) = if self.skip_switch_events && rec.provider == Some(vmswitch::GUID) {
+            (EventKind::Other, None)
+        } else {
+            classify(rec, &self.assembled, &mut self.names, &mut self.port_names)
+        };
         let point = match key {
             Some(k) => point_for(&mut self.keys, &mut self.points, &self.component_names, k, rec),
             None => 0,
