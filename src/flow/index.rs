@@ -15,6 +15,12 @@ struct Slot {
 }
 
 const EMPTY: Slot = Slot { hash: 0, number: usize::MAX };
+
+/// Where [`FlowIndex::find`] would have found a key it did not find.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Vacant {
+    at: usize,
+}
 const INITIAL_SLOTS: usize = 64;
 
 /// Keys numbered 0, 1, 2, ... in the order they were first inserted.
@@ -25,7 +31,7 @@ pub(super) struct FlowIndex<K> {
     keys: Vec<K>,
 }
 
-impl<K: Eq> FlowIndex<K> {
+impl<K> FlowIndex<K> {
     pub fn new() -> Self {
         FlowIndex { slots: vec![EMPTY; INITIAL_SLOTS], keys: Vec::new() }
     }
@@ -34,24 +40,33 @@ impl<K: Eq> FlowIndex<K> {
         self.keys.len()
     }
 
-    /// The number of `key` (whose hash is `hash`) and whether it is new,
-    /// a new key getting the next number; `None` for a new key when it may
-    /// not be inserted.
-    pub fn find_or_insert(&mut self, hash: u64, key: K, insert: bool) -> Option<(usize, bool)> {
+    /// The number of the key whose hash is `hash` and for which `is_key`
+    /// holds, or where it would go.
+    pub fn find(&self, hash: u64, is_key: impl Fn(&K) -> bool) -> Result<usize, Vacant> {
         let mask = self.slots.len() - 1;
         let mut at = self.home(hash);
         loop {
             let slot = self.slots[at];
             if slot.number == usize::MAX {
-                break;
+                return Err(Vacant { at });
             }
-            if slot.hash == hash && self.keys[slot.number] == key {
-                return Some((slot.number, false));
+            if slot.hash == hash && self.keys.get(slot.number).is_some_and(&is_key) {
+                return Ok(slot.number);
             }
             at = (at + 1) & mask;
         }
-        if !insert {
-            return None;
+    }
+
+    /// Inserts `key` (whose hash is `hash`, and which [`find`](Self::find)
+    /// did not find) where `find` said it would go; returns its number, the
+    /// next one.
+    pub fn insert(&mut self, vacant: Vacant, hash: u64, key: K) -> usize {
+        let mask = self.slots.len() - 1;
+        // Still the first empty slot of the probe unless something was
+        // inserted in between; then the next empty one is.
+        let mut at = vacant.at & mask;
+        while self.slots[at].number != usize::MAX {
+            at = (at + 1) & mask;
         }
         let number = self.keys.len();
         self.keys.push(key);
@@ -59,7 +74,7 @@ impl<K: Eq> FlowIndex<K> {
         if 2 * self.keys.len() > self.slots.len() {
             self.grow();
         }
-        Some((number, true))
+        number
     }
 
     fn grow(&mut self) {
@@ -106,17 +121,31 @@ mod tests {
     #[test]
     fn numbers_keys_in_first_insertion_order_through_collisions_and_growth() {
         let mut index = FlowIndex::new();
-        // Few distinct hashes: every lookup probes past other keys.
         let hash = |k: u32| (k % 7) as u64 * 0x1_0000_0001;
+        let find_or_insert = |index: &mut FlowIndex<u32>, k: u32| match index.find(hash(k), |x| *x == k) {
+            Ok(n) => (n, false),
+            Err(vacant) => (index.insert(vacant, hash(k), k), true),
+        };
         for round in 0..2 {
             for k in 0..5000u32 {
-                assert_eq!(index.find_or_insert(hash(k), k, true), Some((k as usize, round == 0)), "key {k}");
+                assert_eq!(find_or_insert(&mut index, k), (k as usize, round == 0), "key {k}");
             }
         }
         assert_eq!(index.likely(hash(0)), Some(0));
-        assert_eq!(index.find_or_insert(hash(7), 7, false), Some((7, false)));
-        assert_eq!(index.find_or_insert(hash(5000), 5000, false), None);
+        assert_eq!(index.find(hash(7), |x| *x == 7).ok(), Some(7));
+        assert!(index.find(hash(5000), |x| *x == 5000).is_err());
         assert_eq!(index.len(), 5000);
         assert_eq!(index.likely(0xdead), None);
+    }
+
+    #[test]
+    fn a_stale_vacancy_still_inserts_into_an_empty_slot() {
+        let mut index = FlowIndex::new();
+        let Err(first) = index.find(1, |_: &u32| false) else { panic!("empty index") };
+        let Err(second) = index.find(1, |_: &u32| false) else { panic!("empty index") };
+        assert_eq!(index.insert(first, 1, 10), 0);
+        assert_eq!(index.insert(second, 1, 11), 1);
+        assert_eq!(index.find(1, |k| *k == 10).ok(), Some(0));
+        assert_eq!(index.find(1, |k| *k == 11).ok(), Some(1));
     }
 }

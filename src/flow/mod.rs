@@ -40,6 +40,55 @@ pub struct FlowKey {
     tunnels: [Option<TunnelKey>; MAX_TUNNEL_DEPTH],
 }
 
+/// The tunnels of a flow key, outermost first, `None` past the last.
+type TunnelStack = [Option<TunnelKey>; MAX_TUNNEL_DEPTH];
+
+/// A flow key as the index keeps it: a quarter of the size of a
+/// [`FlowKey`], since its tunnels (which many flows share, and most have
+/// none of) stand in [`TunnelStacks`].
+#[derive(Debug, Clone, Copy)]
+struct StoredKey {
+    inner: Tuple,
+    /// In [`TunnelStacks`]; 0 is no tunnel.
+    stack: u32,
+}
+
+/// The distinct tunnel stacks of the flows, numbered from 0 (no tunnel).
+struct TunnelStacks {
+    stacks: Vec<TunnelStack>,
+    numbers: rustc_hash::FxHashMap<TunnelStack, u32>,
+}
+
+impl TunnelStacks {
+    fn new() -> Self {
+        let none = [None; MAX_TUNNEL_DEPTH];
+        TunnelStacks { stacks: vec![none], numbers: [(none, 0)].into_iter().collect() }
+    }
+
+    fn number(&mut self, stack: &TunnelStack) -> u32 {
+        if stack[0].is_none() {
+            return 0;
+        }
+        if let Some(&n) = self.numbers.get(stack) {
+            return n;
+        }
+        let n = self.stacks.len() as u32;
+        self.stacks.push(*stack);
+        self.numbers.insert(*stack, n);
+        n
+    }
+
+    /// Is `stored` the key `key`?
+    fn is(&self, stored: &StoredKey, key: &FlowKey) -> bool {
+        stored.inner == key.inner
+            && match stored.stack {
+                // Tunnels fill a stack from its first level.
+                0 => key.tunnels[0].is_none(),
+                n => self.stacks.get(n as usize) == Some(&key.tunnels),
+            }
+    }
+}
+
 /// A flow key with its hash, computed once: by the decoding threads when
 /// there are several, so the thread that owns the table only compares.
 #[derive(Debug, Clone, Copy)]
@@ -174,7 +223,9 @@ pub struct FlowTable {
     /// Keys to positions in `flows`. Fx hashing: the keys are not
     /// attacker-chosen in a way that matters (a crafted capture can only slow
     /// its own analysis), and SipHash cost a tenth of the whole run.
-    index: index::FlowIndex<FlowKey>,
+    index: index::FlowIndex<StoredKey>,
+    /// The tunnels of the index's keys.
+    stacks: TunnelStacks,
     flows: Vec<Flow>,
     /// Flows listed at most (0: no limit); packets of new flows past it are
     /// only counted in `beyond_limit`.
@@ -195,6 +246,7 @@ impl FlowTable {
     pub fn new() -> Self {
         FlowTable {
             index: index::FlowIndex::new(),
+            stacks: TunnelStacks::new(),
             flows: Vec::new(),
             max_flows: 0,
             beyond_limit: BeyondLimit::default(),
@@ -334,10 +386,15 @@ impl FlowTable {
             self.reindex();
         }
         let room = self.max_flows == 0 || self.flows.len() < self.max_flows;
-        let Some((idx, new)) = self.index.find_or_insert(key.hash, key.key, room) else {
-            self.beyond_limit.packets += 1;
-            self.beyond_limit.bytes += frame_len as u64;
-            return None;
+        let stacks = &self.stacks;
+        let (idx, new) = match self.index.find(key.hash, |stored| stacks.is(stored, &key.key)) {
+            Ok(idx) => (idx, false),
+            Err(vacant) if room => (self.insert_key(vacant, &key), true),
+            Err(_) => {
+                self.beyond_limit.packets += 1;
+                self.beyond_limit.bytes += frame_len as u64;
+                return None;
+            }
         };
         if new {
             self.flows.push(Flow {
@@ -359,6 +416,11 @@ impl FlowTable {
         Some(idx)
     }
 
+    fn insert_key(&mut self, vacant: index::Vacant, key: &HashedKey) -> usize {
+        let stored = StoredKey { inner: key.key.inner, stack: self.stacks.number(&key.key.tunnels) };
+        self.index.insert(vacant, key.hash, stored)
+    }
+
     /// A table that lists at most `max_flows` flows (0: no limit).
     pub fn with_max_flows(max_flows: usize) -> Self {
         FlowTable { max_flows, ..Self::new() }
@@ -375,14 +437,18 @@ impl FlowTable {
     /// built again from the flows first.
     pub fn finish_counting(&mut self) {
         self.index = index::FlowIndex::new();
+        self.stacks = TunnelStacks::new();
         self.flows.shrink_to_fit();
     }
 
     fn reindex(&mut self) {
         self.index = index::FlowIndex::new();
-        for flow in &self.flows {
-            let key = HashedKey::of_flow(flow);
-            self.index.find_or_insert(key.hash, key.key, true);
+        for i in 0..self.flows.len() {
+            let key = HashedKey::of_flow(&self.flows[i]);
+            let stacks = &self.stacks;
+            if let Err(vacant) = self.index.find(key.hash, |stored| stacks.is(stored, &key.key)) {
+                self.insert_key(vacant, &key);
+            }
         }
     }
 
@@ -405,6 +471,7 @@ impl FlowTable {
     /// outside any flow stay).
     pub fn take_flows(&mut self) -> Vec<Flow> {
         self.index = index::FlowIndex::new();
+        self.stacks = TunnelStacks::new();
         std::mem::take(&mut self.flows)
     }
 
