@@ -196,35 +196,23 @@ impl TuplePattern {
     }
 
     fn matches_oriented(&self, t: &TupleRow) -> bool {
-        glob(&self.proto, &t.proto)
-            && Self::side(&self.src, &t.src, t.src_port)
-            && Self::side(&self.dst, &t.dst, t.dst_port)
+        glob(&self.proto, &t.proto.to_string())
+            && Self::side(&self.src, &t.src.to_string(), t.src_port)
+            && Self::side(&self.dst, &t.dst.to_string(), t.dst_port)
     }
 
     fn matches(&self, t: &TupleRow) -> bool {
-        let rev = TupleRow {
-            proto: t.proto.clone(),
-            src: t.dst.clone(),
-            src_port: t.dst_port,
-            dst: t.src.clone(),
-            dst_port: t.src_port,
-        };
+        let rev = TupleRow { proto: t.proto, src: t.dst, src_port: t.dst_port, dst: t.src, dst_port: t.src_port };
         self.matches_oriented(t) || self.matches_oriented(&rev)
     }
 }
 
 fn flow_tuple(f: &FlowRow) -> TupleRow {
-    TupleRow {
-        proto: f.proto.clone(),
-        src: f.src.clone(),
-        src_port: f.src_port,
-        dst: f.dst.clone(),
-        dst_port: f.dst_port,
-    }
+    TupleRow { proto: f.proto, src: f.src, src_port: f.src_port, dst: f.dst, dst_port: f.dst_port }
 }
 
 fn tuple_text(t: &TupleRow) -> String {
-    format!("{} {} -> {}", t.proto, endpoint(&t.src, t.src_port), endpoint(&t.dst, t.dst_port))
+    format!("{} {} -> {}", t.proto, endpoint(&t.src.to_string(), t.src_port), endpoint(&t.dst.to_string(), t.dst_port))
 }
 
 /// Evaluates every expectation against the report.
@@ -442,6 +430,8 @@ pub fn junit(outcomes: &[Outcome], suite: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::packet::Proto;
+    use crate::report::{Address, ProtoName};
 
     #[test]
     fn globbing() {
@@ -456,10 +446,10 @@ mod tests {
     #[test]
     fn tuple_patterns_match_either_direction() {
         let t = TupleRow {
-            proto: "tcp".into(),
-            src: "10.0.0.1".into(),
+            proto: ProtoName(Proto::Tcp),
+            src: Address("10.0.0.1".parse().unwrap()),
             src_port: Some(5),
-            dst: "10.0.0.2".into(),
+            dst: Address("10.0.0.2".parse().unwrap()),
             dst_port: Some(80),
         };
         let p = TuplePattern::parse("tcp * -> 10.0.0.2:80").unwrap();

@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::Rng;
 use crate::event::{Direction, LinkType};
 use crate::report::pcapng::{EpbOptions, PcapNgWriter};
-use crate::report::TunnelRow;
+use crate::report::{Address, TunnelRow};
 use crate::time::Timestamp;
 
 #[derive(Debug, Clone)]
@@ -225,9 +225,9 @@ fn truth_of(f: &FlowGen) -> TruthFlow {
         tunnel: overlay.then(|| TunnelRow {
             kind: "vxlan",
             vni: f.vni,
-            outer_src: f.outer.0.to_string(),
+            outer_src: Address(f.outer.0.into()),
             outer_src_port: f.outer_ports[0],
-            outer_dst: f.outer.1.to_string(),
+            outer_dst: Address(f.outer.1.into()),
             outer_dst_port: VXLAN_PORT,
         }),
         packets_fwd: 0,

@@ -61,8 +61,9 @@ use crate::capture::etl::raw::EVENT_HEADER_LEN;
 use crate::capture::etl::record::aligned;
 use crate::event::{Direction, LinkType};
 use crate::packet::DecodeConfig;
+use crate::packet::Proto;
 use crate::report::pcapng::{EpbOptions, PcapNgWriter};
-use crate::report::{TunnelRow, TupleRow};
+use crate::report::{Address, ProtoName, TunnelRow, TupleRow};
 use crate::time::Timestamp;
 
 #[derive(Debug, Clone)]
@@ -219,8 +220,8 @@ fn ts(tick: i64) -> Timestamp {
     Timestamp(START_NS + tick * TICK_NS)
 }
 
-fn ip_text(ip: Ip) -> String {
-    std::net::Ipv4Addr::from(ip).to_string()
+fn address(ip: Ip) -> Address {
+    Address(std::net::Ipv4Addr::from(ip).into())
 }
 
 fn nbl_text(p: u64) -> String {
@@ -254,15 +255,14 @@ impl Tuple {
     fn row(&self) -> TupleRow {
         let ports = self.proto != 1;
         TupleRow {
-            proto: match self.proto {
-                6 => "tcp",
-                17 => "udp",
-                _ => "icmp",
-            }
-            .to_string(),
-            src: ip_text(self.src),
+            proto: ProtoName(match self.proto {
+                6 => Proto::Tcp,
+                17 => Proto::Udp,
+                _ => Proto::Icmp,
+            }),
+            src: address(self.src),
             src_port: ports.then_some(self.sport),
-            dst: ip_text(self.dst),
+            dst: address(self.dst),
             dst_port: ports.then_some(self.dport),
         }
     }
@@ -1184,9 +1184,9 @@ impl Gen {
                 let tunnel = outer.map(|(o, vni)| TunnelRow {
                     kind: "vxlan",
                     vni,
-                    outer_src: ip_text(o.src),
+                    outer_src: address(o.src),
                     outer_src_port: o.sport,
-                    outer_dst: ip_text(o.dst),
+                    outer_dst: address(o.dst),
                     outer_dst_port: o.dport,
                 });
                 self.truth.flows.push(TruthFlow {
@@ -1195,9 +1195,9 @@ impl Gen {
                         17 => "udp",
                         _ => "icmp",
                     },
-                    src: r.src,
+                    src: r.src.to_string(),
                     src_port: r.src_port,
-                    dst: r.dst,
+                    dst: r.dst.to_string(),
                     dst_port: r.dst_port,
                     tunnel,
                     packets_fwd: 0,

@@ -9,6 +9,7 @@ pub mod json;
 pub mod pcapng;
 pub mod table;
 pub mod timeline;
+pub mod values;
 
 use std::str::FromStr;
 
@@ -19,6 +20,7 @@ use crate::analyze::Analysis;
 use crate::flow::Flow;
 use crate::packet::{TunnelHop, Tuple};
 use crate::time::Timestamp;
+pub use values::{Address, ProtoName};
 
 pub const SCHEMA: &str = "overlay-trace/report/v1";
 
@@ -187,20 +189,20 @@ pub struct CaptureRow {
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct TupleRow {
-    pub proto: String,
-    pub src: String,
+    pub proto: ProtoName,
+    pub src: Address,
     pub src_port: Option<u16>,
-    pub dst: String,
+    pub dst: Address,
     pub dst_port: Option<u16>,
 }
 
 impl From<&Tuple> for TupleRow {
     fn from(t: &Tuple) -> Self {
         TupleRow {
-            proto: t.proto.name(),
-            src: t.src.to_string(),
+            proto: ProtoName(t.proto),
+            src: Address(t.src),
             src_port: t.src_port(),
-            dst: t.dst.to_string(),
+            dst: Address(t.dst),
             dst_port: t.dst_port(),
         }
     }
@@ -210,9 +212,9 @@ impl From<&Tuple> for TupleRow {
 pub struct TunnelRow {
     pub kind: &'static str,
     pub vni: u32,
-    pub outer_src: String,
+    pub outer_src: Address,
     pub outer_src_port: u16,
-    pub outer_dst: String,
+    pub outer_dst: Address,
     pub outer_dst_port: u16,
 }
 
@@ -221,9 +223,9 @@ impl From<&TunnelHop> for TunnelRow {
         TunnelRow {
             kind: h.kind.name(),
             vni: h.vni,
-            outer_src: h.outer.src.to_string(),
+            outer_src: Address(h.outer.src),
             outer_src_port: h.outer.src_port,
-            outer_dst: h.outer.dst.to_string(),
+            outer_dst: Address(h.outer.dst),
             outer_dst_port: h.outer.dst_port,
         }
     }
@@ -240,10 +242,10 @@ pub struct TcpRow {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct FlowRow {
     pub id: u64,
-    pub proto: String,
-    pub src: String,
+    pub proto: ProtoName,
+    pub src: Address,
     pub src_port: Option<u16>,
-    pub dst: String,
+    pub dst: Address,
     pub dst_port: Option<u16>,
     /// The tunnel directly around the inner packet, outer tuple of the fwd
     /// direction.

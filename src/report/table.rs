@@ -12,7 +12,7 @@ use comfy_table::{presets, CellAlignment, ColumnConstraint, ContentArrangement, 
 // thousands of flows, and formatting them once took longer than reading.
 use rayon::prelude::*;
 
-use super::{FlowRow, Report, Section, TunnelRow};
+use super::{Address, FlowRow, Report, Section, TunnelRow};
 use crate::time::Timestamp;
 
 mod plain;
@@ -63,9 +63,9 @@ fn time_of_day(t: Timestamp) -> String {
     format!("{:02}:{:02}:{:02}.{:06}", secs / 3600, secs / 60 % 60, secs % 60, nanos / 1000)
 }
 
-fn endpoint(addr: &str, port: Option<u16>) -> String {
+fn endpoint(addr: Address, port: Option<u16>) -> String {
     match port {
-        Some(p) if addr.contains(':') => format!("[{addr}]:{p}"),
+        Some(p) if addr.0.is_ipv6() => format!("[{addr}]:{p}"),
         Some(p) => format!("{addr}:{p}"),
         None => addr.to_string(),
     }
@@ -75,8 +75,8 @@ fn outer_text(t: Option<&TunnelRow>) -> String {
     match t {
         Some(t) => format!(
             "{} -> {}",
-            endpoint(&t.outer_src, Some(t.outer_src_port)),
-            endpoint(&t.outer_dst, Some(t.outer_dst_port))
+            endpoint(t.outer_src, Some(t.outer_src_port)),
+            endpoint(t.outer_dst, Some(t.outer_dst_port))
         ),
         None => "-".into(),
     }
@@ -90,7 +90,7 @@ fn tunnel_text(f: &FlowRow) -> String {
 }
 
 fn tuple_text(t: &super::TupleRow) -> String {
-    format!("{} -> {} {}", endpoint(&t.src, t.src_port), endpoint(&t.dst, t.dst_port), t.proto.to_uppercase())
+    format!("{} -> {} {}", endpoint(t.src, t.src_port), endpoint(t.dst, t.dst_port), t.proto.to_string().to_uppercase())
 }
 
 /// One hop on one line: "+201.2 µs delivered 136a5e8a… [xio…] NBL 0x… 10.255.0.2:65408 -> 10.255.0.6:80 TCP".
@@ -196,9 +196,9 @@ pub fn lazy_grid(report: &Report, section: Section) -> LazyGrid<'_> {
                 }
                 vec![
                     f.id.to_string(),
-                    f.proto.clone(),
-                    endpoint(&f.src, f.src_port),
-                    endpoint(&f.dst, f.dst_port),
+                    f.proto.to_string(),
+                    endpoint(f.src, f.src_port),
+                    endpoint(f.dst, f.dst_port),
                     tunnel_text(f),
                     outer,
                     format!("{} / {}", f.packets_fwd, f.packets_rev),

@@ -3,15 +3,15 @@
 
 use std::fmt::Write as _;
 
-use super::{HopRow, PathRow, TupleRow};
+use super::{Address, HopRow, PathRow, TupleRow};
 
 fn tuple_text(t: &TupleRow) -> String {
-    let ep = |a: &str, p: Option<u16>| match p {
-        Some(p) if a.contains(':') => format!("[{a}]:{p}"),
+    let ep = |a: Address, p: Option<u16>| match p {
+        Some(p) if a.0.is_ipv6() => format!("[{a}]:{p}"),
         Some(p) => format!("{a}:{p}"),
         None => a.to_string(),
     };
-    format!("{} -> {} {}", ep(&t.src, t.src_port), ep(&t.dst, t.dst_port), t.proto.to_uppercase())
+    format!("{} -> {} {}", ep(t.src, t.src_port), ep(t.dst, t.dst_port), t.proto.to_string().to_uppercase())
 }
 
 fn hop_where(h: &HopRow) -> String {

@@ -31,7 +31,7 @@ proptest! {
         prop_assert_eq!(r.captures[0].packets, truth.packets);
         prop_assert_eq!(r.flows.len(), truth.flows.len());
         for (f, t) in r.flows.iter().zip(&truth.flows) {
-            prop_assert_eq!((&f.src, f.src_port, &f.dst, f.dst_port), (&t.src, t.src_port, &t.dst, t.dst_port));
+            prop_assert_eq!((f.src.to_string(), f.src_port, f.dst.to_string(), f.dst_port), (t.src.clone(), t.src_port, t.dst.clone(), t.dst_port));
             prop_assert_eq!((f.packets_fwd, f.packets_rev, f.bytes_fwd, f.bytes_rev), (t.packets_fwd, t.packets_rev, t.bytes_fwd, t.bytes_rev));
             prop_assert_eq!(f.tunnel.as_ref().map(|x| x.vni), t.tunnel.as_ref().map(|x| x.vni));
         }

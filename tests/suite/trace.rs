@@ -60,10 +60,13 @@ fn scenario_b_vxlan_decapsulated() {
     let r = scenario("vxlan-decap");
     assert_eq!(r.flows.len(), 1, "decapsulated copies belong to the tunnel's flow");
     let f = &r.flows[0];
-    assert_eq!((f.proto.as_str(), f.src.as_str(), f.dst.as_str()), ("icmp", "10.255.0.5", "10.255.0.7"));
+    assert_eq!(
+        (f.proto.to_string().as_str(), f.src.to_string().as_str(), f.dst.to_string().as_str()),
+        ("icmp", "10.255.0.5", "10.255.0.7")
+    );
     let t = f.tunnel.as_ref().unwrap();
     assert_eq!(
-        (t.vni, t.outer_src.as_str(), t.outer_src_port, t.outer_dst.as_str(), t.outer_dst_port),
+        (t.vni, t.outer_src.to_string().as_str(), t.outer_src_port, t.outer_dst.to_string().as_str(), t.outer_dst_port),
         (4096, "10.0.0.5", 1085, "10.0.0.4", 4789)
     );
     assert_eq!(f.packets_fwd, 1);
@@ -85,20 +88,20 @@ fn scenario_c_arp_dropped_by_vfp() {
     let arp = r.flows.iter().find(|f| f.proto == "arp").unwrap();
     assert_eq!(d.flow_id, Some(arp.id));
     assert_eq!(
-        (arp.src.as_str(), arp.dst.as_str(), arp.packets_fwd, arp.packets_rev),
+        (arp.src.to_string().as_str(), arp.dst.to_string().as_str(), arp.packets_fwd, arp.packets_rev),
         ("10.255.0.7", "10.255.0.3", 1, 1)
     );
     // The proxied reply: delivered by the switch, never received from a NIC.
     assert!(r.paths.iter().any(|p| kinds(p) == ["delivered", "capture"] && p.flow_id == Some(arp.id)));
     let tcp = r.flows.iter().find(|f| f.proto == "tcp").unwrap();
     assert_eq!(
-        (tcp.src.as_str(), tcp.src_port, tcp.dst.as_str(), tcp.dst_port),
+        (tcp.src.to_string().as_str(), tcp.src_port, tcp.dst.to_string().as_str(), tcp.dst_port),
         ("10.255.0.3", Some(65408), "10.255.0.7", Some(80))
     );
     assert_eq!((tcp.packets_fwd, tcp.packets_rev), (1, 1));
     let (fwd, rev) = (tcp.tunnel.as_ref().unwrap(), tcp.tunnel_rev.as_ref().unwrap());
     assert_eq!((fwd.outer_src_port, fwd.outer_dst_port), (40558, 4789));
-    assert_eq!((rev.outer_src.as_str(), rev.outer_src_port), ("10.0.0.4", 37734));
+    assert_eq!((rev.outer_src.to_string().as_str(), rev.outer_src_port), ("10.0.0.4", 37734));
     assert_eq!(tcp.tcp.as_ref().unwrap().handshake_us, Some(277.0));
 }
 

@@ -85,7 +85,10 @@ fn cesnet_vxlan_expectation() {
     let report = Report::from_analysis(&analyze(&[capture], &AnalyzeOptions::default()));
     assert_eq!(report.flows.len(), 1);
     let f = &report.flows[0];
-    assert_eq!((f.src.as_str(), f.dst.as_str(), f.proto.as_str()), ("10.0.0.1", "10.0.0.2", "icmp"));
+    assert_eq!(
+        (f.src.to_string().as_str(), f.dst.to_string().as_str(), f.proto.to_string().as_str()),
+        ("10.0.0.1", "10.0.0.2", "icmp")
+    );
     assert_eq!(f.tunnel.as_ref().unwrap().vni, 123);
     assert_eq!((f.packets_fwd, f.packets_rev), (4, 4));
     // Outer IP bytes = frame bytes less one untagged Ethernet header per packet.
