@@ -473,8 +473,13 @@ impl<R: Read> EtlReader<R> {
             any = true;
         }
         if any {
-            self.src.keep_from(self.mapped_runs.first().copied().unwrap_or(u64::MAX));
+            self.keep_window_mapped();
         }
+    }
+
+    /// Keeps the map resident from the first run in the window on.
+    fn keep_window_mapped(&mut self) {
+        self.src.keep_from(self.mapped_runs.first().copied().unwrap_or(u64::MAX));
     }
 
     fn io_error(&mut self, e: std::io::Error) {
@@ -579,6 +584,7 @@ impl<R: Read> EtlReader<R> {
                 let run = self.inner.count(&hdr, good);
                 if let Some(at) = run.mapped_at() {
                     self.mapped_runs.insert(at);
+                    self.keep_window_mapped();
                 }
                 self.window.push(run);
                 self.put_spent();
