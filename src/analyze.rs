@@ -257,9 +257,13 @@ pub fn analyze_with_progress(
                     None => leftover.into_iter().for_each(|item| item.feed(&mut correlator, &mut sinks)),
                 }
             }
-            while let Some(item) = r.next_item(opts, true, progress) {
-                item.feed(&mut correlator, &mut sinks);
-                fold_paths(correlator.drain_closed(), &mut sinks);
+            if opts.threads != 1 && !r.done {
+                correlate_staged(r, opts, &mut correlator, &mut sinks, progress);
+            } else {
+                while let Some(item) = r.next_item(opts, true, progress) {
+                    item.feed(&mut correlator, &mut sinks);
+                    fold_paths(correlator.drain_closed(), &mut sinks);
+                }
             }
             fold_paths(correlator.finish(), &mut sinks);
             closed_early += correlator.closed_early();
@@ -344,9 +348,87 @@ fn clock_offsets(
     offsets
 }
 
+/// Items the reading stage of [`correlate_staged`] hands over at once: enough
+/// that the channel costs nothing per item, few enough that a batch is still
+/// in the cache when the correlating stage takes it.
+const STAGE_BATCH: usize = 256;
+/// Batches read ahead of the correlating stage at most.
+const STAGE_DEPTH: usize = 4;
+
+/// Items read ahead for the correlating stage, with the last progress report
+/// made while reading them (the callback stays on the calling thread).
+struct Batch {
+    items: Vec<Item>,
+    progress: Option<Progress>,
+}
+
+/// Correlates a capture's remaining events on two threads: a scoped thread
+/// reads and decodes them (`next_item`) while the calling thread feeds them
+/// to the correlator in the same order, so the results are those of one
+/// thread. Items travel unboxed in batches, and the emptied batches go back
+/// to be filled again, so that nothing is allocated on one thread and freed
+/// on the other, which glibc's malloc makes slow.
+fn correlate_staged(
+    r: &mut Reading,
+    opts: &AnalyzeOptions,
+    correlator: &mut Correlator,
+    sinks: &mut Sinks<'_>,
+    progress: &mut dyn FnMut(Progress),
+) {
+    std::thread::scope(|scope| {
+        let (full_tx, full_rx) = std::sync::mpsc::sync_channel(STAGE_DEPTH);
+        let (empty_tx, empty_rx) = std::sync::mpsc::channel();
+        // If this thread panics, `full_rx` goes and the reader stops at its
+        // next send; if the reader panics, `full_tx` goes and this loop ends.
+        let reader = scope.spawn(move || read_stage(r, opts, &full_tx, &empty_rx));
+        for mut batch in full_rx.iter() {
+            if let Some(p) = batch.progress {
+                progress(p);
+            }
+            for item in batch.items.drain(..) {
+                item.feed(correlator, sinks);
+                fold_paths(correlator.drain_closed(), sinks);
+            }
+            // The reader may be done and gone: the batch is then just freed.
+            let _ = empty_tx.send(batch.items);
+        }
+        if let Err(panic) = reader.join() {
+            std::panic::resume_unwind(panic);
+        }
+    });
+}
+
+/// The reading stage of [`correlate_staged`]: fills batches until the
+/// capture ends or the correlating stage stops taking them.
+fn read_stage(
+    r: &mut Reading,
+    opts: &AnalyzeOptions,
+    full: &std::sync::mpsc::SyncSender<Batch>,
+    empty: &std::sync::mpsc::Receiver<Vec<Item>>,
+) {
+    let mut last = None;
+    loop {
+        let mut items = empty.try_recv().unwrap_or_else(|_| Vec::with_capacity(STAGE_BATCH));
+        while items.len() < STAGE_BATCH {
+            match r.next_item(opts, true, &mut |p| last = Some(p)) {
+                Some(item) => items.push(item),
+                None => break,
+            }
+        }
+        let ended = items.len() < STAGE_BATCH;
+        if !items.is_empty() && full.send(Batch { items, progress: last.take() }).is_err() {
+            return;
+        }
+        if ended {
+            return;
+        }
+    }
+}
+
 /// One event of one capture, owned, ready for the correlator. Not boxed:
 /// every packet becomes one, and an allocation each would cost more than
-/// moving a few hundred bytes.
+/// moving a few hundred bytes (and [`correlate_staged`] would free it on
+/// another thread than the one that made it).
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum Item {
     /// A packet that needs no correlation (one capture point, no switch
@@ -358,8 +440,8 @@ pub(crate) enum Item {
         frame_len: u32,
         same: Option<u64>,
     },
-    Capture(Box<CaptureInput>),
-    Nbl(Timestamp, u32, Box<crate::event::NblEvent>),
+    Capture(CaptureInput),
+    Nbl(Timestamp, u32, crate::event::NblEvent),
 }
 
 impl Item {
@@ -375,7 +457,7 @@ impl Item {
             Item::Direct { ts, point, decoded, frame_len, same } => {
                 sinks.flows.observe(ts, point, &decoded, frame_len, same)
             }
-            Item::Capture(c) => correlator.push_capture(*c),
+            Item::Capture(c) => correlator.push_capture(c),
             Item::Nbl(ts, cpu, ev) => correlator.push_nbl(ts, cpu, &ev),
         }
     }
@@ -510,9 +592,7 @@ impl Reading {
             s.last_seen = Some(s.last_seen.map_or(ts, |t| t.max(ts)));
             let p = match &event.kind {
                 EventKind::Packet(p) => p,
-                EventKind::Nbl(n) => {
-                    return Some(Next::Item(Item::Nbl(ts, event.etw.map_or(0, |r| r.cpu), Box::new(n.clone()))))
-                }
+                EventKind::Nbl(n) => return Some(Next::Item(Item::Nbl(ts, event.etw.map_or(0, |r| r.cpu), n.clone()))),
                 EventKind::Pktmon(_) | EventKind::Other => continue,
             };
             s.packets += 1;
@@ -574,7 +654,7 @@ impl Reading {
                 reason: pktmon::drop_reason(a.drop_reason, self.os_build),
                 code: Some(a.drop_reason),
             });
-            return Some(Next::Item(Item::Capture(Box::new(CaptureInput {
+            return Some(Next::Item(Item::Capture(CaptureInput {
                 sighting: Sighting { ts, point, decoded, frame_len },
                 point_name,
                 cpu: event.etw.map(|r| r.cpu),
@@ -582,7 +662,7 @@ impl Reading {
                 same_packet: same_packet_key(&p.meta),
                 appearance: p.meta.pktmon.is_some(),
                 drop,
-            }))));
+            })));
         }
     }
 

@@ -4,13 +4,16 @@
 //! their first packets, which hands reading back to one thread). One thread
 //! correlates every ETL event; several read an ETL's packets straight into
 //! the flow table and start again at its first event that needs
-//! correlating, so the ETLs check that both give the same report.
+//! correlating, so the ETLs check that both give the same report. With
+//! several threads an ETL with switch events is read on one thread and
+//! correlated on another, which must give the one-thread report too.
 
 use std::path::{Path, PathBuf};
 
 use overlay_trace::analyze::{analyze, AnalyzeOptions};
 use overlay_trace::generate::capture::{self, CaptureOptions};
 use overlay_trace::generate::mix::{self, MixOptions};
+use overlay_trace::generate::swarm::{self, SwarmOptions};
 use overlay_trace::report::Report;
 
 use super::common::{corpus, fixtures, walk};
@@ -79,4 +82,28 @@ fn threads_do_not_change_capture_reports() {
     for path in &captures {
         assert!(report(path, 1) == report(path, 2), "{}: two threads differ from one", path.display());
     }
+}
+
+/// Reading a swarm ETL on one thread while another correlates its events
+/// gives the paths of one thread, which it only does if every event
+/// reaches the correlator in its place: NBL events bind to the packet
+/// fragments that follow them on their CPU.
+#[test]
+fn two_stage_correlation_gives_the_one_thread_report() {
+    let dir = std::env::temp_dir().join(format!("overlay-trace-two-stage-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for compress in [false, true] {
+        let path = dir.join(format!("swarm-{compress}.etl"));
+        let opts = SwarmOptions { seed: 5, flows: 64, size: 8 << 20, cpus: 2, compress };
+        swarm::write(&path, &dir.join("truth.json"), &opts).unwrap();
+        let one = report(&path, 1);
+        let parsed: serde_json::Value = serde_json::from_str(&one).unwrap();
+        let (events, paths) = (&parsed["captures"][0]["events"], &parsed["paths"]);
+        assert!(events.as_u64().unwrap_or(0) > 10_000, "{}: only {events} events, few batches", path.display());
+        assert!(paths.as_array().is_some_and(|p| p.len() > 500), "{}: few paths followed", path.display());
+        for threads in [0, 2] {
+            assert!(one == report(&path, threads), "{}: {threads} threads differ from one", path.display());
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
