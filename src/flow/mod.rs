@@ -62,7 +62,7 @@ struct TunnelStacks {
 impl TunnelStacks {
     fn new() -> Self {
         let none = [None; MAX_TUNNEL_DEPTH];
-        TunnelStacks { stacks: vec![none], numbers: [(none, 0)].into_iter().collect() }
+        TunnelStacks { stacks: vec![none], numbers: Default::default() }
     }
 
     fn number(&mut self, stack: &TunnelStack) -> u32 {
@@ -466,7 +466,6 @@ impl FlowTable {
         }
     }
 
-    /// Flows in the order their first packet arrived; ids count from 1.
     /// Takes the flows out, leaving an empty table (its counts of packets
     /// outside any flow stay).
     pub fn take_flows(&mut self) -> Vec<Flow> {
@@ -475,6 +474,7 @@ impl FlowTable {
         std::mem::take(&mut self.flows)
     }
 
+    /// Flows in the order their first packet arrived; ids count from 1.
     pub fn flows(&self) -> &[Flow] {
         &self.flows
     }

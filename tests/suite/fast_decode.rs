@@ -31,7 +31,9 @@ fn packets() -> Vec<(PathBuf, overlay_trace::event::LinkType, Vec<u8>)> {
 fn fast_path_equals_general_decoder() {
     let cfg = DecodeConfig { hashes: false, ..DecodeConfig::default() };
     let all = packets();
-    assert!(all.len() > 10_000, "only {} packets", all.len());
+    // The fixtures alone hold some 700 packets; with the corpus, 45 000.
+    let least = if corpus().is_some() { 10_000 } else { 500 };
+    assert!(all.len() > least, "only {} packets", all.len());
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
     let mut next = || {
         seed ^= seed << 13;
