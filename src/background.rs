@@ -31,8 +31,8 @@ enum Returned {
 }
 
 impl BackgroundWriter {
-    /// Writes to `out` in buffers of `capacity` bytes; at most two are
-    /// filled or written at a time.
+    /// Writes to `out` in buffers of `capacity` bytes: one being filled,
+    /// at most one waiting and one being written.
     pub fn new<W: Write + Send + 'static>(mut out: W, capacity: usize) -> io::Result<BackgroundWriter> {
         let (jobs, todo) = mpsc::sync_channel::<Job>(1);
         // Unbounded, so that the writing thread never waits on it: buffers

@@ -15,13 +15,13 @@ struct Slot {
 }
 
 const EMPTY: Slot = Slot { hash: 0, number: usize::MAX };
+const INITIAL_SLOTS: usize = 64;
 
 /// Where [`FlowIndex::find`] would have found a key it did not find.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Vacant {
     at: usize,
 }
-const INITIAL_SLOTS: usize = 64;
 
 /// Keys numbered 0, 1, 2, ... in the order they were first inserted.
 pub(super) struct FlowIndex<K> {
@@ -121,6 +121,7 @@ mod tests {
     #[test]
     fn numbers_keys_in_first_insertion_order_through_collisions_and_growth() {
         let mut index = FlowIndex::new();
+        // Few distinct hashes: every lookup probes past other keys.
         let hash = |k: u32| (k % 7) as u64 * 0x1_0000_0001;
         let find_or_insert = |index: &mut FlowIndex<u32>, k: u32| match index.find(hash(k), |x| *x == k) {
             Ok(n) => (n, false),

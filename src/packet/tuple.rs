@@ -28,14 +28,7 @@ impl Proto {
 
     /// The report's name: "tcp", "udp", "icmp", "icmpv6", "arp", or the number.
     pub fn name(self) -> String {
-        match self {
-            Proto::Tcp => "tcp".into(),
-            Proto::Udp => "udp".into(),
-            Proto::Icmp => "icmp".into(),
-            Proto::Icmpv6 => "icmpv6".into(),
-            Proto::Arp => "arp".into(),
-            Proto::Ip(n) => n.to_string(),
-        }
+        self.to_string()
     }
 
     pub fn has_ports(self) -> bool {
@@ -84,6 +77,20 @@ fn endpoint(f: &mut fmt::Formatter<'_>, addr: IpAddr, port: Option<u16>) -> fmt:
         (IpAddr::V6(a), Some(p)) => write!(f, "[{a}]:{p}"),
         (a, Some(p)) => write!(f, "{a}:{p}"),
         (a, None) => write!(f, "{a}"),
+    }
+}
+
+/// Written as [`Proto::name`] says.
+impl fmt::Display for Proto {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Proto::Tcp => f.write_str("tcp"),
+            Proto::Udp => f.write_str("udp"),
+            Proto::Icmp => f.write_str("icmp"),
+            Proto::Icmpv6 => f.write_str("icmpv6"),
+            Proto::Arp => f.write_str("arp"),
+            Proto::Ip(n) => write!(f, "{n}"),
+        }
     }
 }
 

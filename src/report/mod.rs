@@ -20,7 +20,7 @@ use crate::analyze::Analysis;
 use crate::flow::Flow;
 use crate::packet::{TunnelHop, Tuple};
 use crate::time::Timestamp;
-pub use values::{Address, ProtoName};
+pub use values::{Address, Endpoint, ProtoName};
 
 pub const SCHEMA: &str = "overlay-trace/report/v1";
 
@@ -194,6 +194,14 @@ pub struct TupleRow {
     pub src_port: Option<u16>,
     pub dst: Address,
     pub dst_port: Option<u16>,
+}
+
+/// "10.0.0.1:5 -> 10.0.0.2:80 TCP", as tables and timelines write a tuple.
+impl std::fmt::Display for TupleRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let proto = self.proto.to_string().to_uppercase();
+        write!(f, "{} -> {} {proto}", Endpoint(self.src, self.src_port), Endpoint(self.dst, self.dst_port))
+    }
 }
 
 impl From<&Tuple> for TupleRow {

@@ -12,7 +12,7 @@ use comfy_table::{presets, CellAlignment, ColumnConstraint, ContentArrangement, 
 // thousands of flows, and formatting them once took longer than reading.
 use rayon::prelude::*;
 
-use super::{Address, FlowRow, Report, Section, TunnelRow};
+use super::{Endpoint, FlowRow, Report, Section, TunnelRow};
 use crate::time::Timestamp;
 
 mod plain;
@@ -63,20 +63,12 @@ fn time_of_day(t: Timestamp) -> String {
     format!("{:02}:{:02}:{:02}.{:06}", secs / 3600, secs / 60 % 60, secs % 60, nanos / 1000)
 }
 
-fn endpoint(addr: Address, port: Option<u16>) -> String {
-    match port {
-        Some(p) if addr.0.is_ipv6() => format!("[{addr}]:{p}"),
-        Some(p) => format!("{addr}:{p}"),
-        None => addr.to_string(),
-    }
-}
-
 fn outer_text(t: Option<&TunnelRow>) -> String {
     match t {
         Some(t) => format!(
             "{} -> {}",
-            endpoint(t.outer_src, Some(t.outer_src_port)),
-            endpoint(t.outer_dst, Some(t.outer_dst_port))
+            Endpoint(t.outer_src, Some(t.outer_src_port)),
+            Endpoint(t.outer_dst, Some(t.outer_dst_port))
         ),
         None => "-".into(),
     }
@@ -87,10 +79,6 @@ fn tunnel_text(f: &FlowRow) -> String {
     let Some(first) = f.tunnels.first() else { return "-".into() };
     let vnis: Vec<String> = f.tunnels.iter().map(|t| t.vni.to_string()).collect();
     format!("{} {}", first.kind, vnis.join("/"))
-}
-
-fn tuple_text(t: &super::TupleRow) -> String {
-    format!("{} -> {} {}", endpoint(t.src, t.src_port), endpoint(t.dst, t.dst_port), t.proto.to_string().to_uppercase())
 }
 
 /// One hop on one line: "+201.2 µs delivered 136a5e8a… [xio…] NBL 0x… 10.255.0.2:65408 -> 10.255.0.6:80 TCP".
@@ -106,7 +94,7 @@ fn hop_text(h: &super::HopRow, first: crate::time::Timestamp) -> String {
         let _ = write!(s, " NBL {n}");
     }
     if let Some(t) = &h.tuple {
-        let _ = write!(s, " {}", tuple_text(t));
+        let _ = write!(s, " {t}");
     }
     if let Some(v) = h.vni {
         let _ = write!(s, " (vni {v})");
@@ -197,8 +185,8 @@ pub fn lazy_grid(report: &Report, section: Section) -> LazyGrid<'_> {
                 vec![
                     f.id.to_string(),
                     f.proto.to_string(),
-                    endpoint(f.src, f.src_port),
-                    endpoint(f.dst, f.dst_port),
+                    Endpoint(f.src, f.src_port).to_string(),
+                    Endpoint(f.dst, f.dst_port).to_string(),
                     tunnel_text(f),
                     outer,
                     format!("{} / {}", f.packets_fwd, f.packets_rev),
@@ -235,8 +223,8 @@ pub fn lazy_grid(report: &Report, section: Section) -> LazyGrid<'_> {
             row: Box::new(move |i| {
                 let r = &report.nat[i];
                 vec![
-                    tuple_text(&r.before),
-                    tuple_text(&r.after),
+                    r.before.to_string(),
+                    r.after.to_string(),
                     r.point.clone(),
                     r.packets.to_string(),
                     r.flow_ids.iter().map(|f| f.to_string()).collect::<Vec<_>>().join(", "),

@@ -3,16 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Address, HopRow, PathRow, TupleRow};
-
-fn tuple_text(t: &TupleRow) -> String {
-    let ep = |a: Address, p: Option<u16>| match p {
-        Some(p) if a.0.is_ipv6() => format!("[{a}]:{p}"),
-        Some(p) => format!("{a}:{p}"),
-        None => a.to_string(),
-    };
-    format!("{} -> {} {}", ep(t.src, t.src_port), ep(t.dst, t.dst_port), t.proto.to_string().to_uppercase())
-}
+use super::{HopRow, PathRow, TupleRow};
 
 fn hop_where(h: &HopRow) -> String {
     let mut s = h.point.clone();
@@ -39,7 +30,7 @@ pub fn text(paths: &[(usize, &PathRow)]) -> String {
                 let _ = write!(line, "  NBL {nbl}");
             }
             if let Some(t) = &h.tuple {
-                let _ = write!(line, "  {}", tuple_text(t));
+                let _ = write!(line, "  {t}");
             }
             if let Some(v) = h.vni {
                 let _ = write!(line, " (vni {v})");
@@ -88,8 +79,8 @@ pub fn mermaid(paths: &[(usize, &PathRow)]) -> String {
             let (a, b) = (&w[0], &w[1]);
             let dt = b.ts.micros_since(a.ts);
             let what = match (&b.tuple, b.vni) {
-                (Some(t), Some(v)) => format!("{} {} vni {v}", b.kind, label(&tuple_text(t))),
-                (Some(t), None) => format!("{} {}", b.kind, label(&tuple_text(t))),
+                (Some(t), Some(v)) => format!("{} {} vni {v}", b.kind, label(&t.to_string())),
+                (Some(t), None) => format!("{} {}", b.kind, label(&t.to_string())),
                 (None, _) => b.kind.to_string(),
             };
             let _ = writeln!(out, "    {}->>{}: +{dt:.1} us {what}", id(&place(a)), id(&place(b)));
@@ -99,8 +90,8 @@ pub fn mermaid(paths: &[(usize, &PathRow)]) -> String {
                         out,
                         "    Note over {}: rewritten {} to {}",
                         id(&place(b)),
-                        label(&tuple_text(prev)),
-                        label(&tuple_text(now))
+                        label(&prev.to_string()),
+                        label(&now.to_string())
                     );
                 }
             }

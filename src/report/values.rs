@@ -78,6 +78,20 @@ impl From<IpAddr> for Address {
 
 shown_as_text!(Address);
 
+/// An address and its port as tables write them: "10.0.0.1:80",
+/// "[fe80::1]:80", or the bare address when there is no port.
+pub struct Endpoint(pub Address, pub Option<u16>);
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.0 .0, self.1) {
+            (IpAddr::V6(a), Some(p)) => write!(f, "[{a}]:{p}"),
+            (a, Some(p)) => write!(f, "{a}:{p}"),
+            (a, None) => write!(f, "{a}"),
+        }
+    }
+}
+
 /// A protocol, written as the report names it ("tcp", "udp", "icmp",
 /// "icmpv6", "arp", or the IP protocol number).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -85,15 +99,7 @@ pub struct ProtoName(pub Proto);
 
 impl fmt::Display for ProtoName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // As `Proto::name`, without its allocation (a test holds them equal).
-        match self.0 {
-            Proto::Tcp => f.write_str("tcp"),
-            Proto::Udp => f.write_str("udp"),
-            Proto::Icmp => f.write_str("icmp"),
-            Proto::Icmpv6 => f.write_str("icmpv6"),
-            Proto::Arp => f.write_str("arp"),
-            Proto::Ip(n) => write!(f, "{n}"),
-        }
+        fmt::Display::fmt(&self.0, f)
     }
 }
 
@@ -109,6 +115,10 @@ mod tests {
             assert_eq!(ProtoName(p).to_string(), p.name());
             assert_eq!(serde_json::to_string(&ProtoName(p)).unwrap(), serde_json::to_string(&p.name()).unwrap());
         }
+        let v6: Address = Address("fe80::1".parse().unwrap());
+        assert_eq!(Endpoint(v6, Some(80)).to_string(), "[fe80::1]:80");
+        assert_eq!(Endpoint(v6, None).to_string(), "fe80::1");
+        assert_eq!(Endpoint(Address("10.0.0.1".parse().unwrap()), Some(80)).to_string(), "10.0.0.1:80");
         for a in ["10.0.0.1", "fe80::1", "::ffff:10.1.2.3"] {
             let addr = Address(a.parse().unwrap());
             assert_eq!(addr, a);

@@ -120,7 +120,7 @@ impl Decoded {
 
     /// The records region.
     fn records(&self) -> &[u8] {
-        self.bytes.bytes().get(self.region.clone()).unwrap_or(&[])
+        self.bytes.range(&self.region)
     }
 
     /// Takes this run's buffer to decompress or copy into, when no record
@@ -328,7 +328,7 @@ fn walk(ctx: DecodeCtx, hdr: &BufferHeader, mut run: Decoded, offset: u64, index
     let mut pos = 0usize;
     let mut last_raw = hdr.timestamp;
     let mut sorted = true;
-    let records = run.bytes.bytes().get(run.region.clone()).unwrap_or(&[]);
+    let records = run.bytes.range(&run.region);
     // Records left in the mapped file are read here for the first time,
     // each one's size leading to the next: without the hints every hop
     // waits on memory.

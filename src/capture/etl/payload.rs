@@ -20,12 +20,18 @@ pub enum Source {
 }
 
 impl Source {
-    pub(super) fn bytes(&self) -> &[u8] {
+    fn bytes(&self) -> &[u8] {
         match self {
             Source::Empty => &[],
             Source::Owned(v) => v,
             Source::Mapped(m) => m,
         }
+    }
+
+    /// `range` of these bytes; empty should it not fit (it was cut from
+    /// them, so it always does).
+    pub(super) fn range(&self, range: &Range<usize>) -> &[u8] {
+        self.bytes().get(range.clone()).unwrap_or(&[])
     }
 
     fn same(&self, other: &Source) -> bool {
@@ -74,9 +80,7 @@ impl From<Vec<u8>> for Payload {
 impl Deref for Payload {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
-        // The range was cut from these very bytes; an empty payload is the
-        // answer should it ever not fit.
-        self.source.bytes().get(self.range.clone()).unwrap_or(&[])
+        self.source.range(&self.range)
     }
 }
 
