@@ -30,6 +30,9 @@ pub struct AnalyzeOptions {
     pub max_open: usize,
     /// Flows listed at most (0: no limit); see [`crate::flow::DEFAULT_MAX_FLOWS`].
     pub max_flows: usize,
+    /// Flows kept in memory, about (0: all); the least recently used past
+    /// it wait in a temporary file. See [`crate::flow::FlowStore`].
+    pub flows_in_memory: usize,
 }
 
 impl Default for AnalyzeOptions {
@@ -39,6 +42,7 @@ impl Default for AnalyzeOptions {
             threads: 0,
             max_open: crate::trace::correlate::DEFAULT_MAX_OPEN,
             max_flows: crate::flow::DEFAULT_MAX_FLOWS,
+            flows_in_memory: crate::flow::DEFAULT_FLOWS_IN_MEMORY,
         }
     }
 }
@@ -183,7 +187,7 @@ pub fn analyze_with_progress(
     mut open: impl FnMut(&Path) -> Result<Capture, CaptureError>,
     progress: &mut dyn FnMut(Progress),
 ) -> Analysis {
-    let mut flows = FlowTable::with_max_flows(opts.max_flows);
+    let mut flows = FlowTable::with_limits(opts.max_flows, opts.flows_in_memory);
     let mut followed = Summary::default();
     let mut health = Health::default();
     let mut captures = Vec::new();
@@ -244,7 +248,7 @@ pub fn analyze_with_progress(
                 match restart.then(|| r.reopen(&mut open)) {
                     Some(Ok(fresh)) => {
                         *r = fresh;
-                        *sinks.flows = FlowTable::with_max_flows(opts.max_flows);
+                        *sinks.flows = FlowTable::with_limits(opts.max_flows, opts.flows_in_memory);
                     }
                     Some(Err(e)) => {
                         sinks.health.notes.push(format!(
@@ -275,6 +279,11 @@ pub fn analyze_with_progress(
             "{} packets ({} bytes) belonged to flows past the first {}: they are counted in the captures but in no \
              flow (raise --max-flows, 0 for no limit)",
             beyond.packets, beyond.bytes, opts.max_flows
+        ));
+    }
+    if let Some(why) = sinks.flows.spill_error() {
+        sinks.health.notes.push(format!(
+            "{why}: flows that would have waited there were kept in memory (set TMPDIR to a writable directory)"
         ));
     }
     if closed_early > 0 {

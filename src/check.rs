@@ -220,7 +220,7 @@ pub fn evaluate(e: &Expectations, r: &Report) -> Result<Vec<Outcome>, String> {
     let mut out = Vec::new();
     for f in &e.flow {
         let pat = TuplePattern::parse(&f.pattern)?;
-        let found: Vec<&FlowRow> = r
+        let found: Vec<FlowRow> = r
             .flows
             .iter()
             .filter(|fl| pat.matches(&flow_tuple(fl)))

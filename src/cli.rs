@@ -364,10 +364,16 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "N", default_value_t = crate::trace::correlate::DEFAULT_MAX_OPEN)]
     pub max_open: usize,
 
-    /// Flows listed at most (memory: about 0.7 KB each); packets of flows
-    /// past it are counted, with a warning, in no flow. 0: no limit
+    /// Flows listed at most; packets of flows past it are counted, with a
+    /// warning, in no flow. 0: no limit
     #[arg(long, value_name = "N", default_value_t = crate::flow::DEFAULT_MAX_FLOWS)]
     pub max_flows: usize,
+
+    /// Flows kept in memory (about 0.3 KB each); past it, the least recently
+    /// used wait in a temporary file in TMPDIR (about 0.2 KB each) until a
+    /// packet or the report needs them. 0: keep every flow in memory
+    #[arg(long, value_name = "N", default_value_t = crate::flow::DEFAULT_FLOWS_IN_MEMORY)]
+    pub flows_in_memory: usize,
 
     /// Print no warnings on standard error (the exit status still reports damage)
     #[arg(short, long)]

@@ -48,6 +48,7 @@ fn run_analyze(args: AnalyzeArgs) -> i32 {
     opts.decode.geneve_ports.extend(&args.geneve_port);
     opts.max_open = args.max_open;
     opts.max_flows = args.max_flows;
+    opts.flows_in_memory = args.flows_in_memory;
     opts.threads = args.threads;
     if args.threads != 0 {
         // Everything else that runs on rayon's shared pool (decompressing

@@ -4,18 +4,27 @@
 //! thread that applies a batch of packets knows their keys' hashes long
 //! before it looks them up: with the slot's address known, the slot and
 //! then the flow can be asked into cache a few packets ahead
-//! ([`prefetch_slot`](FlowIndex::prefetch_slot), [`likely`](FlowIndex::likely)),
-//! where a lookup would otherwise wait on memory for each of them.
+//! ([`prefetch_slot`](FlowIndex::prefetch_slot), [`likely`](FlowIndex::likely)).
+//!
+//! The index keeps no keys, only 32 bits of each hash (its tag) and the
+//! number: the keys are in the flows, which may be in a file by now
+//! ([`super::store`]). Eight bytes a slot is what the index costs per flow.
+//! The slot a key belongs in is taken from the top bits of its tag, so the
+//! index can grow without the keys.
 
-/// One slot: a key's hash and its number, or `EMPTY`.
+/// One slot: a key's tag and its number, or `EMPTY`.
 #[derive(Debug, Clone, Copy)]
 struct Slot {
-    hash: u64,
-    number: usize,
+    tag: u32,
+    number: u32,
 }
 
-const EMPTY: Slot = Slot { hash: 0, number: usize::MAX };
+const EMPTY: Slot = Slot { tag: 0, number: u32::MAX };
 const INITIAL_SLOTS: usize = 64;
+
+/// Keys the index can number: twice as many slots must still be homed by
+/// a 32-bit tag.
+pub(super) const MAX_KEYS: usize = (u32::MAX >> 1) as usize;
 
 /// Where [`FlowIndex::find`] would have found a key it did not find.
 #[derive(Debug, Clone, Copy)]
@@ -24,54 +33,64 @@ pub(super) struct Vacant {
 }
 
 /// Keys numbered 0, 1, 2, ... in the order they were first inserted.
-pub(super) struct FlowIndex<K> {
-    /// A power of two long, at most half full, probed linearly.
+pub(super) struct FlowIndex {
+    /// A power of two long, at most three quarters full, probed linearly:
+    /// eight slots share a cache line, so a probe past the first few costs
+    /// little, and the index is what stays in memory per flow.
     slots: Vec<Slot>,
-    /// By number.
-    keys: Vec<K>,
+    len: usize,
 }
 
-impl<K> FlowIndex<K> {
+/// The top half of `hash` after a multiplication that spreads every bit
+/// of it there (Fx hashes are weak in their low bits, which clustered the
+/// slots).
+fn tag(hash: u64) -> u32 {
+    (hash.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as u32
+}
+
+impl FlowIndex {
     pub fn new() -> Self {
-        FlowIndex { slots: vec![EMPTY; INITIAL_SLOTS], keys: Vec::new() }
+        FlowIndex { slots: vec![EMPTY; INITIAL_SLOTS], len: 0 }
     }
 
     pub fn len(&self) -> usize {
-        self.keys.len()
+        self.len
     }
 
-    /// The number of the key whose hash is `hash` and for which `is_key`
-    /// holds, or where it would go.
-    pub fn find(&self, hash: u64, is_key: impl Fn(&K) -> bool) -> Result<usize, Vacant> {
+    /// The number of the key whose hash is `hash` and for whose number
+    /// `is_key` holds, or where it would go. `is_key` is asked only about
+    /// numbers whose tag matches.
+    pub fn find(&self, hash: u64, mut is_key: impl FnMut(usize) -> bool) -> Result<usize, Vacant> {
         let mask = self.slots.len() - 1;
-        let mut at = self.home(hash);
+        let tag = tag(hash);
+        let mut at = self.home(tag);
         loop {
             let slot = self.slots[at];
-            if slot.number == usize::MAX {
+            if slot.number == u32::MAX {
                 return Err(Vacant { at });
             }
-            if slot.hash == hash && self.keys.get(slot.number).is_some_and(&is_key) {
-                return Ok(slot.number);
+            if slot.tag == tag && is_key(slot.number as usize) {
+                return Ok(slot.number as usize);
             }
             at = (at + 1) & mask;
         }
     }
 
-    /// Inserts `key` (whose hash is `hash`, and which [`find`](Self::find)
-    /// did not find) where `find` said it would go; returns its number, the
-    /// next one.
-    pub fn insert(&mut self, vacant: Vacant, hash: u64, key: K) -> usize {
+    /// Inserts the key with `hash` (which [`find`](Self::find) did not
+    /// find) where `find` said it would go; returns its number, the next
+    /// one. At most [`MAX_KEYS`] keys.
+    pub fn insert(&mut self, vacant: Vacant, hash: u64) -> usize {
         let mask = self.slots.len() - 1;
         // Still the first empty slot of the probe unless something was
         // inserted in between; then the next empty one is.
         let mut at = vacant.at & mask;
-        while self.slots[at].number != usize::MAX {
+        while self.slots[at].number != u32::MAX {
             at = (at + 1) & mask;
         }
-        let number = self.keys.len();
-        self.keys.push(key);
-        self.slots[at] = Slot { hash, number };
-        if 2 * self.keys.len() > self.slots.len() {
+        let number = self.len;
+        self.len += 1;
+        self.slots[at] = Slot { tag: tag(hash), number: number as u32 };
+        if 4 * self.len > 3 * self.slots.len() {
             self.grow();
         }
         number
@@ -81,36 +100,33 @@ impl<K> FlowIndex<K> {
         let doubled = vec![EMPTY; 2 * self.slots.len()];
         let old = std::mem::replace(&mut self.slots, doubled);
         let mask = self.slots.len() - 1;
-        for slot in old.into_iter().filter(|s| s.number != usize::MAX) {
-            let mut at = self.home(slot.hash);
-            while self.slots[at].number != usize::MAX {
+        for slot in old.into_iter().filter(|s| s.number != u32::MAX) {
+            let mut at = self.home(slot.tag);
+            while self.slots[at].number != u32::MAX {
                 at = (at + 1) & mask;
             }
             self.slots[at] = slot;
         }
     }
 
-    /// The first slot to look in for `hash`: from its top bits, after a
-    /// multiplication that spreads every bit of it there (Fx hashes are
-    /// weak in their low bits, which clustered the slots).
-    fn home(&self, hash: u64) -> usize {
+    /// The first slot to look in for a key with `tag`: its top bits.
+    fn home(&self, tag: u32) -> usize {
         let bits = self.slots.len().trailing_zeros();
-        (hash.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - bits)) as usize
+        (tag as u64 >> (32 - bits)) as usize
     }
 
     /// Starts loading the first slot a lookup of `hash` reads.
     pub fn prefetch_slot(&self, hash: u64) {
-        crate::prefetch::line(&self.slots[self.home(hash)]);
+        crate::prefetch::line(&self.slots[self.home(tag(hash))]);
     }
 
     /// The number the key with `hash` most likely has (the one in its first
-    /// slot, when the hashes agree), with its key asked into cache; for
-    /// prefetching what a lookup will touch next.
+    /// slot, when the tags agree); for prefetching what a lookup will touch
+    /// next.
     pub fn likely(&self, hash: u64) -> Option<usize> {
-        let slot = self.slots[self.home(hash)];
-        let key = self.keys.get(slot.number).filter(|_| slot.hash == hash)?;
-        crate::prefetch::object(key);
-        Some(slot.number)
+        let tag = tag(hash);
+        let slot = self.slots[self.home(tag)];
+        (slot.number != u32::MAX && slot.tag == tag).then_some(slot.number as usize)
     }
 }
 
@@ -121,11 +137,16 @@ mod tests {
     #[test]
     fn numbers_keys_in_first_insertion_order_through_collisions_and_growth() {
         let mut index = FlowIndex::new();
+        // The keys, by number, as the flows keep them for the index.
+        let mut keys: Vec<u32> = Vec::new();
         // Few distinct hashes: every lookup probes past other keys.
         let hash = |k: u32| (k % 7) as u64 * 0x1_0000_0001;
-        let find_or_insert = |index: &mut FlowIndex<u32>, k: u32| match index.find(hash(k), |x| *x == k) {
+        let mut find_or_insert = |index: &mut FlowIndex, k: u32| match index.find(hash(k), |n| keys[n] == k) {
             Ok(n) => (n, false),
-            Err(vacant) => (index.insert(vacant, hash(k), k), true),
+            Err(vacant) => {
+                keys.push(k);
+                (index.insert(vacant, hash(k)), true)
+            }
         };
         for round in 0..2 {
             for k in 0..5000u32 {
@@ -133,8 +154,8 @@ mod tests {
             }
         }
         assert_eq!(index.likely(hash(0)), Some(0));
-        assert_eq!(index.find(hash(7), |x| *x == 7).ok(), Some(7));
-        assert!(index.find(hash(5000), |x| *x == 5000).is_err());
+        assert_eq!(index.find(hash(7), |n| n == 7).ok(), Some(7));
+        assert!(index.find(hash(5000), |_| false).is_err());
         assert_eq!(index.len(), 5000);
         assert_eq!(index.likely(0xdead), None);
     }
@@ -142,11 +163,11 @@ mod tests {
     #[test]
     fn a_stale_vacancy_still_inserts_into_an_empty_slot() {
         let mut index = FlowIndex::new();
-        let Err(first) = index.find(1, |_: &u32| false) else { panic!("empty index") };
-        let Err(second) = index.find(1, |_: &u32| false) else { panic!("empty index") };
-        assert_eq!(index.insert(first, 1, 10), 0);
-        assert_eq!(index.insert(second, 1, 11), 1);
-        assert_eq!(index.find(1, |k| *k == 10).ok(), Some(0));
-        assert_eq!(index.find(1, |k| *k == 11).ok(), Some(1));
+        let Err(first) = index.find(1, |_| false) else { panic!("empty index") };
+        let Err(second) = index.find(1, |_| false) else { panic!("empty index") };
+        assert_eq!(index.insert(first, 1), 0);
+        assert_eq!(index.insert(second, 1), 1);
+        assert_eq!(index.find(1, |n| n == 0).ok(), Some(0));
+        assert_eq!(index.find(1, |n| n == 1).ok(), Some(1));
     }
 }

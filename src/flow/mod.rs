@@ -1,13 +1,16 @@
 //! The flow table: every decoded packet folded into its bidirectional
 //! conversation, keyed by the innermost tuple plus the tunnels around it.
 
+mod encode;
 mod index;
+mod store;
 pub mod tcp;
 
 use std::net::IpAddr;
 
 use crate::packet::{Decoded, TunnelHop, TunnelKind, Tuple, MAX_TUNNEL_DEPTH};
 use crate::time::Timestamp;
+pub use store::{FlowStore, CHUNK_FLOWS, DEFAULT_FLOWS_IN_MEMORY};
 pub use tcp::{TcpState, TcpTracker};
 
 /// A tunnel level as it identifies a flow: kind, VNI and the outer address
@@ -40,55 +43,6 @@ pub struct FlowKey {
     tunnels: [Option<TunnelKey>; MAX_TUNNEL_DEPTH],
 }
 
-/// The tunnels of a flow key, outermost first, `None` past the last.
-type TunnelStack = [Option<TunnelKey>; MAX_TUNNEL_DEPTH];
-
-/// A flow key as the index keeps it: a quarter of the size of a
-/// [`FlowKey`], since its tunnels (which many flows share, and most have
-/// none of) stand in [`TunnelStacks`].
-#[derive(Debug, Clone, Copy)]
-struct StoredKey {
-    inner: Tuple,
-    /// In [`TunnelStacks`]; 0 is no tunnel.
-    stack: u32,
-}
-
-/// The distinct tunnel stacks of the flows, numbered from 0 (no tunnel).
-struct TunnelStacks {
-    stacks: Vec<TunnelStack>,
-    numbers: rustc_hash::FxHashMap<TunnelStack, u32>,
-}
-
-impl TunnelStacks {
-    fn new() -> Self {
-        let none = [None; MAX_TUNNEL_DEPTH];
-        TunnelStacks { stacks: vec![none], numbers: Default::default() }
-    }
-
-    fn number(&mut self, stack: &TunnelStack) -> u32 {
-        if stack[0].is_none() {
-            return 0;
-        }
-        if let Some(&n) = self.numbers.get(stack) {
-            return n;
-        }
-        let n = self.stacks.len() as u32;
-        self.stacks.push(*stack);
-        self.numbers.insert(*stack, n);
-        n
-    }
-
-    /// Is `stored` the key `key`?
-    fn is(&self, stored: &StoredKey, key: &FlowKey) -> bool {
-        stored.inner == key.inner
-            && match stored.stack {
-                // Tunnels fill a stack from its first level.
-                0 => key.tunnels[0].is_none(),
-                n => self.stacks.get(n as usize) == Some(&key.tunnels),
-            }
-    }
-}
-
 /// A flow key with its hash, computed once: by the decoding threads when
 /// there are several, so the thread that owns the table only compares.
 #[derive(Debug, Clone, Copy)]
@@ -107,6 +61,16 @@ impl HashedKey {
     /// The key of a flow, as its first packet gave it.
     fn of_flow(flow: &Flow) -> Self {
         Self::from_parts(flow.fwd, flow.tunnels_fwd.iter())
+    }
+
+    /// Is this the key of `flow`? What [`of_flow`](Self::of_flow) would
+    /// say, without making the key.
+    fn is_of(&self, flow: &Flow) -> bool {
+        let key = &self.key;
+        let (canonical, _) = flow.fwd.canonical();
+        canonical == key.inner
+            && key.tunnels.get(flow.tunnels_fwd.len()).is_none_or(|t| t.is_none())
+            && flow.tunnels_fwd.iter().zip(&key.tunnels).all(|(hop, t)| *t == Some(TunnelKey::of(hop)))
     }
 
     fn from_parts<'a>(inner: Tuple, hops: impl Iterator<Item = &'a TunnelHop>) -> Self {
@@ -203,8 +167,9 @@ fn count(flow: &mut Flow, ts: Timestamp, packet: &Decoded, inner: Tuple, frame_l
 }
 
 /// Flows a table lists by default: a capture of millions of one-packet
-/// flows (a SYN flood, a scan) is read in bounded memory, about 0.7 KB a
-/// flow, its other packets counted past the limit.
+/// flows (a SYN flood, a scan) stops adding to the index (8 bytes a flow
+/// in memory, see [`index`]) and the temporary file (about 0.2 KB a flow,
+/// see [`store`]) here, its other packets counted past the limit.
 pub const DEFAULT_MAX_FLOWS: usize = 1 << 20;
 
 /// Packets (and their bytes on the wire) that belonged to flows past the
@@ -223,10 +188,8 @@ pub struct FlowTable {
     /// Keys to positions in `flows`. Fx hashing: the keys are not
     /// attacker-chosen in a way that matters (a crafted capture can only slow
     /// its own analysis), and SipHash cost a tenth of the whole run.
-    index: index::FlowIndex<StoredKey>,
-    /// The tunnels of the index's keys.
-    stacks: TunnelStacks,
-    flows: Vec<Flow>,
+    index: index::FlowIndex,
+    flows: FlowStore,
     /// Flows listed at most (0: no limit); packets of new flows past it are
     /// only counted in `beyond_limit`.
     max_flows: usize,
@@ -246,8 +209,7 @@ impl FlowTable {
     pub fn new() -> Self {
         FlowTable {
             index: index::FlowIndex::new(),
-            stacks: TunnelStacks::new(),
-            flows: Vec::new(),
+            flows: FlowStore::default(),
             max_flows: 0,
             beyond_limit: BeyondLimit::default(),
             dedup_window_ns: DEFAULT_DEDUP_WINDOW_NS,
@@ -288,7 +250,7 @@ impl FlowTable {
         };
         let Some(idx) = self.flow_for(ts, packet, inner, key, frame_len) else { return };
         let window = self.dedup_window_ns;
-        let flow = &mut self.flows[idx];
+        let flow = self.flows.get_mut(idx);
         flow.sightings += 1;
         let sighting = match same_packet {
             // Any point, including this one at another edge, counts once.
@@ -341,7 +303,7 @@ impl FlowTable {
             else {
                 continue;
             };
-            if let Some(tcp) = self.flows[id as usize - 1].tcp.as_mut() {
+            if let Some(tcp) = self.flows.get_mut(id as usize - 1).tcp.as_mut() {
                 for &i in &same {
                     if let Some(seg) = &sightings[i].decoded.tcp {
                         tcp.note_handshake(sightings[i].point, sightings[i].ts, seg);
@@ -364,7 +326,7 @@ impl FlowTable {
         sightings: u64,
     ) -> Option<u64> {
         let idx = self.flow_for(ts, rep, inner, HashedKey::of(rep, inner), frame_len)?;
-        let flow = &mut self.flows[idx];
+        let flow = self.flows.get_mut(idx);
         flow.sightings += sightings;
         count(flow, ts, rep, inner, frame_len);
         Some(flow.id)
@@ -385,11 +347,11 @@ impl FlowTable {
         if self.index.len() < self.flows.len() {
             self.reindex();
         }
-        let room = self.max_flows == 0 || self.flows.len() < self.max_flows;
-        let stacks = &self.stacks;
-        let (idx, new) = match self.index.find(key.hash, |stored| stacks.is(stored, &key.key)) {
+        let room = (self.max_flows == 0 || self.flows.len() < self.max_flows) && self.flows.len() < index::MAX_KEYS;
+        let flows = &mut self.flows;
+        let (idx, new) = match self.index.find(key.hash, |n| key.is_of(flows.get_mut(n))) {
             Ok(idx) => (idx, false),
-            Err(vacant) if room => (self.insert_key(vacant, &key), true),
+            Err(vacant) if room => (self.index.insert(vacant, key.hash), true),
             Err(_) => {
                 self.beyond_limit.packets += 1;
                 self.beyond_limit.bytes += frame_len as u64;
@@ -416,14 +378,21 @@ impl FlowTable {
         Some(idx)
     }
 
-    fn insert_key(&mut self, vacant: index::Vacant, key: &HashedKey) -> usize {
-        let stored = StoredKey { inner: key.key.inner, stack: self.stacks.number(&key.key.tunnels) };
-        self.index.insert(vacant, key.hash, stored)
-    }
-
     /// A table that lists at most `max_flows` flows (0: no limit).
     pub fn with_max_flows(max_flows: usize) -> Self {
         FlowTable { max_flows, ..Self::new() }
+    }
+
+    /// A table that lists at most `max_flows` flows (0: no limit) and
+    /// keeps about `in_memory` of them in memory (0: all), the rest in a
+    /// temporary file ([`store`]).
+    pub fn with_limits(max_flows: usize, in_memory: usize) -> Self {
+        FlowTable { max_flows, flows: FlowStore::new(in_memory), ..Self::new() }
+    }
+
+    /// Why flows meant for the temporary file are in memory, if they are.
+    pub fn spill_error(&self) -> Option<&str> {
+        self.flows.file_error()
     }
 
     /// Packets of flows past the limit, which no flow counts.
@@ -437,19 +406,18 @@ impl FlowTable {
     /// built again from the flows first.
     pub fn finish_counting(&mut self) {
         self.index = index::FlowIndex::new();
-        self.stacks = TunnelStacks::new();
-        self.flows.shrink_to_fit();
     }
 
     fn reindex(&mut self) {
-        self.index = index::FlowIndex::new();
-        for i in 0..self.flows.len() {
-            let key = HashedKey::of_flow(&self.flows[i]);
-            let stacks = &self.stacks;
-            if let Err(vacant) = self.index.find(key.hash, |stored| stacks.is(stored, &key.key)) {
-                self.insert_key(vacant, &key);
+        let mut index = index::FlowIndex::new();
+        // Every flow has its own key, so none is found: no key is compared.
+        self.flows.for_each(|flow| {
+            let key = HashedKey::of_flow(flow);
+            if let Err(vacant) = index.find(key.hash, |_| false) {
+                index.insert(vacant, key.hash);
             }
-        }
+        });
+        self.index = index;
     }
 
     /// Starts loading the index slot of `key`: for a packet a few
@@ -461,22 +429,30 @@ impl FlowTable {
     /// Starts loading the key and the flow a packet with `key` will most
     /// likely be counted in, a few packets before it is.
     pub fn prefetch_flow(&self, key: &HashedKey) {
-        if let Some(flow) = self.index.likely(key.hash).and_then(|i| self.flows.get(i)) {
+        if let Some(flow) = self.index.likely(key.hash).and_then(|i| self.flows.in_memory(i)) {
             crate::prefetch::object(flow);
         }
     }
 
     /// Takes the flows out, leaving an empty table (its counts of packets
     /// outside any flow stay).
-    pub fn take_flows(&mut self) -> Vec<Flow> {
+    pub fn take_flows(&mut self) -> FlowStore {
         self.index = index::FlowIndex::new();
-        self.stacks = TunnelStacks::new();
         std::mem::take(&mut self.flows)
     }
 
-    /// Flows in the order their first packet arrived; ids count from 1.
-    pub fn flows(&self) -> &[Flow] {
-        &self.flows
+    /// Flows in the order their first packet arrived (ids count from 1),
+    /// each chunk in memory in turn.
+    pub fn for_each_flow(&self, f: impl FnMut(&Flow)) {
+        self.flows.for_each(f)
+    }
+
+    /// Every flow, in order, in memory at once: for tests and small
+    /// captures.
+    pub fn to_vec(&self) -> Vec<Flow> {
+        let mut all = Vec::with_capacity(self.len());
+        self.for_each_flow(|f| all.push(f.clone()));
+        all
     }
 
     pub fn len(&self) -> usize {
@@ -510,7 +486,8 @@ mod tests {
         t.observe(Timestamp(1), (0, 0), &decode(LinkType::ETHERNET, &a, &cfg), a.len() as u32, None);
         t.observe(Timestamp(2), (0, 0), &decode(LinkType::ETHERNET, &b, &cfg), b.len() as u32, None);
         assert_eq!(t.len(), 1);
-        let f = &t.flows()[0];
+        let flows = t.to_vec();
+        let f = &flows[0];
         assert_eq!(f.packets, [1, 1]);
         assert_eq!(f.bytes, [a.len() as u64, b.len() as u64]);
         assert_eq!(f.fwd.src_port, 1000);
@@ -546,7 +523,7 @@ mod tests {
         t.finish_counting();
         count_all(&mut t);
         assert_eq!(t.len(), 100, "packets after finish_counting found their flows");
-        assert!(t.flows().iter().all(|f| f.packets == [2, 0]));
+        assert!(t.to_vec().iter().all(|f| f.packets == [2, 0]));
     }
 
     #[test]
@@ -559,7 +536,8 @@ mod tests {
         t.observe(Timestamp(5), (0, 1), &d, 60, None);
         // The same bytes again at the first point are a second packet.
         t.observe(Timestamp(9), (0, 0), &d, 60, None);
-        let f = &t.flows()[0];
+        let flows = t.to_vec();
+        let f = &flows[0];
         assert_eq!((f.packets[0], f.sightings), (2, 3));
     }
 }

@@ -1,6 +1,7 @@
 //! TCP conversation state as seen from a capture point: handshake, close,
 //! retransmissions and resets.
 
+use super::encode::{Reader, Writer};
 use crate::packet::TcpSegment;
 use crate::time::Timestamp;
 
@@ -179,6 +180,70 @@ impl TcpTracker {
         } else if f.fin && self.state != TcpState::Reset {
             self.state = TcpState::Closing;
         }
+    }
+}
+
+/// As the spill file keeps it ([`super::encode`]).
+impl TcpTracker {
+    const STATES: [TcpState; 7] = [
+        TcpState::Midstream,
+        TcpState::SynSent,
+        TcpState::SynReceived,
+        TcpState::Established,
+        TcpState::Closing,
+        TcpState::Closed,
+        TcpState::Reset,
+    ];
+
+    pub(super) fn write(&self, w: &mut Writer) {
+        w.u8(Self::STATES.iter().position(|s| *s == self.state).unwrap_or(0) as u8);
+        w.opt_ts(self.syn_at);
+        w.opt_ts(self.syn_ack_at);
+        w.u8(self.points.len() as u8);
+        for p in &self.points {
+            w.u32(p.point.0);
+            w.u32(p.point.1);
+            w.opt_ts(p.syn);
+            w.opt_ts(p.syn_ack);
+        }
+        w.u64(self.retransmissions);
+        w.u64(self.resets);
+        for side in &self.sides {
+            match side.next_seq {
+                Some(seq) => {
+                    w.u8(1);
+                    w.u32(seq);
+                }
+                None => w.u8(0),
+            }
+            w.bool(side.fin);
+        }
+    }
+
+    pub(super) fn read(r: &mut Reader) -> Option<Self> {
+        let state = *Self::STATES.get(r.u8()? as usize)?;
+        let syn_at = r.opt_ts()?;
+        let syn_ack_at = r.opt_ts()?;
+        let n = r.u8()? as usize;
+        if n > MAX_POINTS {
+            return None;
+        }
+        let mut points = Vec::with_capacity(n);
+        for _ in 0..n {
+            points.push(PointTimes { point: (r.u32()?, r.u32()?), syn: r.opt_ts()?, syn_ack: r.opt_ts()? });
+        }
+        let retransmissions = r.u64()?;
+        let resets = r.u64()?;
+        let mut sides = [Side::default(); 2];
+        for side in &mut sides {
+            side.next_seq = match r.u8()? {
+                0 => None,
+                1 => Some(r.u32()?),
+                _ => return None,
+            };
+            side.fin = r.bool()?;
+        }
+        Some(TcpTracker { state, syn_at, syn_ack_at, points, retransmissions, resets, sides })
     }
 }
 

@@ -70,7 +70,7 @@ pub fn render(report: &Report, section: Section) -> String {
             ]
             .map(String::from)
             .to_vec());
-            for f in &report.flows {
+            for f in report.flows.iter() {
                 let t = f.tunnel.as_ref();
                 let tcp = f.tcp.as_ref();
                 row(vec![

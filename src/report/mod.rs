@@ -5,6 +5,7 @@
 
 pub mod csv;
 pub mod events;
+pub mod flow_rows;
 pub mod json;
 pub mod pcapng;
 pub mod table;
@@ -20,6 +21,7 @@ use crate::analyze::Analysis;
 use crate::flow::Flow;
 use crate::packet::{TunnelHop, Tuple};
 use crate::time::Timestamp;
+pub use flow_rows::FlowRows;
 pub use values::{Address, Endpoint, ProtoName};
 
 pub const SCHEMA: &str = "overlay-trace/report/v1";
@@ -71,7 +73,7 @@ impl FromStr for Section {
 pub struct Report {
     pub schema: &'static str,
     pub captures: Vec<CaptureRow>,
-    pub flows: Vec<FlowRow>,
+    pub flows: FlowRows,
     /// One per packet seen more than once (several points, switch events,
     /// pktmon appearances).
     pub paths: Vec<PathRow>,
@@ -318,36 +320,15 @@ pub struct HealthRow {
     pub warnings: Vec<String>,
 }
 
-/// Flows turned into rows at a time by [`Report::from_analysis_freeing_flows`].
-const ROWS_CHUNK: usize = 4096;
-
-/// The rows of `flows`, in order, each chunk of `chunk_len` flows freed
-/// once its rows are made.
-fn flow_rows(mut flows: Vec<Flow>, chunk_len: usize) -> Vec<FlowRow> {
-    let mut rows = Vec::with_capacity(flows.len());
-    // Reversed, the next flows to turn are at the end, where they can be
-    // cut off and the rest shrunk without moving it.
-    flows.reverse();
-    while !flows.is_empty() {
-        let mut chunk = flows.split_off(flows.len().saturating_sub(chunk_len.max(1)));
-        flows.shrink_to_fit();
-        chunk.reverse();
-        let made: Vec<FlowRow> = chunk.par_iter().map(FlowRow::from).collect();
-        drop(chunk);
-        rows.extend(made);
-    }
-    rows
-}
-
 impl Report {
     /// [`from_analysis`](Self::from_analysis) that takes the flows out of
-    /// `a` and frees them a chunk at a time as their rows are made: with
-    /// hundreds of thousands of flows, the table and the rows are never
-    /// both whole in memory.
+    /// `a`, their rows to be made as they are written: with hundreds of
+    /// thousands of flows, the rows are never all in memory, and most flows
+    /// stay in the flow table's temporary file.
     pub fn from_analysis_freeing_flows(a: &mut Analysis) -> Report {
         let flows = a.flows.take_flows();
         let mut report = Report::from_analysis(a);
-        report.flows = flow_rows(flows, ROWS_CHUNK);
+        report.flows = FlowRows::Stored(flows);
         report
     }
 
@@ -371,7 +352,7 @@ impl Report {
                 })
                 .collect(),
             // On every core: a capture can have hundreds of thousands.
-            flows: a.flows.flows().par_iter().map(FlowRow::from).collect(),
+            flows: FlowRows::Made(a.flows.to_vec().par_iter().map(FlowRow::from).collect()),
             paths: path_rows(&a.paths),
             nat: a
                 .paths
@@ -440,10 +421,10 @@ mod tests {
         });
         let whole = Report::from_analysis(&a);
         assert!(whole.flows.len() > 50, "{} flows", whole.flows.len());
-        for chunk_len in [1, 7, whole.flows.len(), ROWS_CHUNK] {
-            assert_eq!(flow_rows(a.flows.flows().to_vec(), chunk_len), whole.flows, "chunks of {chunk_len}");
-        }
-        assert_eq!(Report::from_analysis_freeing_flows(&mut a), whole);
+        let freed = Report::from_analysis_freeing_flows(&mut a);
+        assert!(matches!(freed.flows, FlowRows::Stored(_)));
+        assert_eq!(freed, whole);
+        assert_eq!(freed.flows.to_vec(), whole.flows.to_vec());
         assert!(a.flows.is_empty());
     }
 }

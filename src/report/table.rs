@@ -160,45 +160,49 @@ pub fn lazy_grid(report: &Report, section: Section) -> LazyGrid<'_> {
             numeric: vec![2, 3, 6],
             keep_whole: vec![],
         },
-        Section::Flows => LazyGrid {
-            header: vec![
-                "ID",
-                "PROTO",
-                "SRC",
-                "DST",
-                "TUNNEL",
-                "OUTER (> then <)",
-                "PKTS > / <",
-                "BYTES > / <",
-                "FIRST SEEN",
-                "DURATION",
-                "TCP",
-            ],
-            count: report.flows.len(),
-            row: Box::new(move |i| {
-                let f = &report.flows[i];
-                let mut outer = outer_text(f.tunnel.as_ref());
-                if let Some(rev) = &f.tunnel_rev {
-                    outer.push('\n');
-                    outer.push_str(&outer_text(Some(rev)));
-                }
-                vec![
-                    f.id.to_string(),
-                    f.proto.to_string(),
-                    Endpoint(f.src, f.src_port).to_string(),
-                    Endpoint(f.dst, f.dst_port).to_string(),
-                    tunnel_text(f),
-                    outer,
-                    format!("{} / {}", f.packets_fwd, f.packets_rev),
-                    format!("{} / {}", f.bytes_fwd, f.bytes_rev),
-                    time_of_day(f.first_seen),
-                    duration(Some(f.last_seen.micros_since(f.first_seen))),
-                    tcp_text(f),
-                ]
-            }),
-            numeric: vec![0, 6, 7, 9],
-            keep_whole: vec![0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
-        },
+        Section::Flows => {
+            let flows = report.flows.by_number();
+            LazyGrid {
+                header: vec![
+                    "ID",
+                    "PROTO",
+                    "SRC",
+                    "DST",
+                    "TUNNEL",
+                    "OUTER (> then <)",
+                    "PKTS > / <",
+                    "BYTES > / <",
+                    "FIRST SEEN",
+                    "DURATION",
+                    "TCP",
+                ],
+                count: report.flows.len(),
+                row: Box::new(move |i| {
+                    flows.with(i, |f| {
+                        let mut outer = outer_text(f.tunnel.as_ref());
+                        if let Some(rev) = &f.tunnel_rev {
+                            outer.push('\n');
+                            outer.push_str(&outer_text(Some(rev)));
+                        }
+                        vec![
+                            f.id.to_string(),
+                            f.proto.to_string(),
+                            Endpoint(f.src, f.src_port).to_string(),
+                            Endpoint(f.dst, f.dst_port).to_string(),
+                            tunnel_text(f),
+                            outer,
+                            format!("{} / {}", f.packets_fwd, f.packets_rev),
+                            format!("{} / {}", f.bytes_fwd, f.bytes_rev),
+                            time_of_day(f.first_seen),
+                            duration(Some(f.last_seen.micros_since(f.first_seen))),
+                            tcp_text(f),
+                        ]
+                    })
+                }),
+                numeric: vec![0, 6, 7, 9],
+                keep_whole: vec![0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+            }
+        }
         Section::Paths => LazyGrid {
             header: vec!["#", "FLOW", "VERDICT", "LATENCY", "HOPS (time since first hop, kind, where, packet)"],
             count: report.paths.len(),

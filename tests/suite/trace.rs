@@ -59,7 +59,7 @@ fn scenario_a_nat_in_the_switch() {
 fn scenario_b_vxlan_decapsulated() {
     let r = scenario("vxlan-decap");
     assert_eq!(r.flows.len(), 1, "decapsulated copies belong to the tunnel's flow");
-    let f = &r.flows[0];
+    let f = &r.flows.to_vec()[0];
     assert_eq!(
         (f.proto.to_string().as_str(), f.src.to_string().as_str(), f.dst.to_string().as_str()),
         ("icmp", "10.255.0.5", "10.255.0.7")

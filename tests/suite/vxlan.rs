@@ -52,7 +52,7 @@ fn flows_equal_tshark() {
         let golden: Value = serde_json::from_str(&std::fs::read_to_string(g).unwrap()).unwrap();
         let analysis = analyze(std::slice::from_ref(&capture), &options_for(&golden));
         let report = Report::from_analysis(&analysis);
-        let ours: Vec<Value> = report.flows.iter().map(project).collect();
+        let ours: Vec<Value> = report.flows.iter().map(|f| project(&f)).collect();
         let theirs = golden["flows"].as_array().unwrap();
         if &ours != theirs {
             let diff: Vec<String> = (0..ours.len().max(theirs.len()))
@@ -84,7 +84,7 @@ fn cesnet_vxlan_expectation() {
     };
     let report = Report::from_analysis(&analyze(&[capture], &AnalyzeOptions::default()));
     assert_eq!(report.flows.len(), 1);
-    let f = &report.flows[0];
+    let f = &report.flows.to_vec()[0];
     assert_eq!(
         (f.src.to_string().as_str(), f.dst.to_string().as_str(), f.proto.to_string().as_str()),
         ("10.0.0.1", "10.0.0.2", "icmp")

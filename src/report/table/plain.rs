@@ -91,14 +91,21 @@ fn escape(cell: &str, style: Style) -> String {
 /// Writes `g` in `style` to `out`, making its rows a chunk at a time.
 pub fn write_rows(g: &LazyGrid<'_>, style: Style, out: &mut dyn Write) -> io::Result<()> {
     let header: Vec<String> = g.header.iter().map(|h| h.to_string()).collect();
-    let mut measure = (0..g.count)
-        .into_par_iter()
-        .with_min_len(256)
-        .fold(Measure::default, |mut m, i| {
-            m.add(&(g.row)(i), style, &g.keep_whole);
-            m
-        })
-        .reduce(Measure::default, Measure::merge);
+    // A chunk at a time, as the rows are written below: rows made from
+    // stored flows are made a chunk at a time, and threads that went far
+    // apart would each want a chunk of their own.
+    let mut measure = Measure::default();
+    for start in (0..g.count).step_by(CHUNK) {
+        let chunk = (start..g.count.min(start + CHUNK))
+            .into_par_iter()
+            .with_min_len(256)
+            .fold(Measure::default, |mut m, i| {
+                m.add(&(g.row)(i), style, &g.keep_whole);
+                m
+            })
+            .reduce(Measure::default, Measure::merge);
+        measure = measure.merge(chunk);
+    }
     // Headers are written as they are, never escaped.
     measure.add(&header, Style::Terminal, &[]);
     let Measure { mut widths, chars } = measure;
