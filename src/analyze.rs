@@ -30,9 +30,10 @@ pub struct AnalyzeOptions {
     pub max_open: usize,
     /// Flows listed at most (0: no limit); see [`crate::flow::DEFAULT_MAX_FLOWS`].
     pub max_flows: usize,
-    /// Flows kept in memory, about (0: all); the least recently used past
-    /// it wait in a temporary file. See [`crate::flow::FlowStore`].
-    pub flows_in_memory: usize,
+    /// Flows, NAT mappings and drops kept in memory, about, each (0: all);
+    /// the least recently used past it wait in a temporary file. See
+    /// [`crate::spill`].
+    pub in_memory: usize,
 }
 
 impl Default for AnalyzeOptions {
@@ -42,7 +43,7 @@ impl Default for AnalyzeOptions {
             threads: 0,
             max_open: crate::trace::correlate::DEFAULT_MAX_OPEN,
             max_flows: crate::flow::DEFAULT_MAX_FLOWS,
-            flows_in_memory: crate::flow::DEFAULT_FLOWS_IN_MEMORY,
+            in_memory: crate::spill::DEFAULT_IN_MEMORY,
         }
     }
 }
@@ -187,8 +188,8 @@ pub fn analyze_with_progress(
     mut open: impl FnMut(&Path) -> Result<Capture, CaptureError>,
     progress: &mut dyn FnMut(Progress),
 ) -> Analysis {
-    let mut flows = FlowTable::with_limits(opts.max_flows, opts.flows_in_memory);
-    let mut followed = Summary::default();
+    let mut flows = FlowTable::with_limits(opts.max_flows, opts.in_memory);
+    let mut followed = Summary::with_in_memory(opts.in_memory);
     let mut health = Health::default();
     let mut captures = Vec::new();
     let merged = paths.len() > 1;
@@ -248,7 +249,7 @@ pub fn analyze_with_progress(
                 match restart.then(|| r.reopen(&mut open)) {
                     Some(Ok(fresh)) => {
                         *r = fresh;
-                        *sinks.flows = FlowTable::with_limits(opts.max_flows, opts.flows_in_memory);
+                        *sinks.flows = FlowTable::with_limits(opts.max_flows, opts.in_memory);
                     }
                     Some(Err(e)) => {
                         sinks.health.notes.push(format!(
@@ -281,9 +282,9 @@ pub fn analyze_with_progress(
             beyond.packets, beyond.bytes, opts.max_flows
         ));
     }
-    if let Some(why) = sinks.flows.spill_error() {
+    if let Some(why) = sinks.flows.spill_error().or(sinks.paths.spill_error()) {
         sinks.health.notes.push(format!(
-            "{why}: flows that would have waited there were kept in memory (set TMPDIR to a writable directory)"
+            "{why}: what would have waited there was kept in memory (set TMPDIR to a writable directory)"
         ));
     }
     if closed_early > 0 {

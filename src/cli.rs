@@ -369,11 +369,12 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "N", default_value_t = crate::flow::DEFAULT_MAX_FLOWS)]
     pub max_flows: usize,
 
-    /// Flows kept in memory (about 0.3 KB each); past it, the least recently
-    /// used wait in a temporary file in TMPDIR (about 0.2 KB each) until a
-    /// packet or the report needs them. 0: keep every flow in memory
-    #[arg(long, value_name = "N", default_value_t = crate::flow::DEFAULT_FLOWS_IN_MEMORY)]
-    pub flows_in_memory: usize,
+    /// Flows, NAT mappings and drops kept in memory, of each (about 0.3 KB a
+    /// flow); past it, the least recently used wait in a temporary file in
+    /// TMPDIR (about 0.2 KB a flow) until a packet or the report needs them.
+    /// 0: keep everything in memory
+    #[arg(long, value_name = "N", default_value_t = crate::spill::DEFAULT_IN_MEMORY)]
+    pub in_memory: usize,
 
     /// Print no warnings on standard error (the exit status still reports damage)
     #[arg(short, long)]

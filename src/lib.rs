@@ -22,5 +22,6 @@ pub mod packet;
 mod pipeline;
 mod prefetch;
 pub mod report;
+pub mod spill;
 pub mod time;
 pub mod trace;

@@ -48,7 +48,7 @@ fn run_analyze(args: AnalyzeArgs) -> i32 {
     opts.decode.geneve_ports.extend(&args.geneve_port);
     opts.max_open = args.max_open;
     opts.max_flows = args.max_flows;
-    opts.flows_in_memory = args.flows_in_memory;
+    opts.in_memory = args.in_memory;
     opts.threads = args.threads;
     if args.threads != 0 {
         // Everything else that runs on rayon's shared pool (decompressing
@@ -70,7 +70,7 @@ fn run_analyze(args: AnalyzeArgs) -> i32 {
 
     let mut analysis =
         with_progress_bar(&args, |report| analyze_with_progress(&args.captures, &opts, Capture::open, report));
-    let report = Report::from_analysis_freeing_flows(&mut analysis);
+    let report = Report::from_analysis_taking_lists(&mut analysis);
     // The report holds all that is printed; the flow table and paths need
     // not stay beside it while it is written.
     let damaged = analysis.has_damage();

@@ -2,15 +2,17 @@
 //! conversation, keyed by the innermost tuple plus the tunnels around it.
 
 mod encode;
-mod index;
-mod store;
 pub mod tcp;
 
 use std::net::IpAddr;
 
 use crate::packet::{Decoded, TunnelHop, TunnelKind, Tuple, MAX_TUNNEL_DEPTH};
+use crate::spill::{index, ChunkStore, TagIndex};
 use crate::time::Timestamp;
-pub use store::{FlowStore, CHUNK_FLOWS, DEFAULT_FLOWS_IN_MEMORY};
+
+/// Where the flows are kept: see [`crate::spill`].
+pub type FlowStore = ChunkStore<Flow>;
+
 pub use tcp::{TcpState, TcpTracker};
 
 /// A tunnel level as it identifies a flow: kind, VNI and the outer address
@@ -168,8 +170,8 @@ fn count(flow: &mut Flow, ts: Timestamp, packet: &Decoded, inner: Tuple, frame_l
 
 /// Flows a table lists by default: a capture of millions of one-packet
 /// flows (a SYN flood, a scan) stops adding to the index (8 bytes a flow
-/// in memory, see [`index`]) and the temporary file (about 0.2 KB a flow,
-/// see [`store`]) here, its other packets counted past the limit.
+/// in memory, see [`crate::spill::index`]) and the temporary file (about 0.2 KB a
+/// flow, see [`crate::spill::store`]) here, its other packets counted past the limit.
 pub const DEFAULT_MAX_FLOWS: usize = 1 << 20;
 
 /// Packets (and their bytes on the wire) that belonged to flows past the
@@ -188,7 +190,7 @@ pub struct FlowTable {
     /// Keys to positions in `flows`. Fx hashing: the keys are not
     /// attacker-chosen in a way that matters (a crafted capture can only slow
     /// its own analysis), and SipHash cost a tenth of the whole run.
-    index: index::FlowIndex,
+    index: TagIndex,
     flows: FlowStore,
     /// Flows listed at most (0: no limit); packets of new flows past it are
     /// only counted in `beyond_limit`.
@@ -208,8 +210,8 @@ impl Default for FlowTable {
 impl FlowTable {
     pub fn new() -> Self {
         FlowTable {
-            index: index::FlowIndex::new(),
-            flows: FlowStore::default(),
+            index: TagIndex::new(),
+            flows: FlowStore::new(crate::spill::DEFAULT_IN_MEMORY),
             max_flows: 0,
             beyond_limit: BeyondLimit::default(),
             dedup_window_ns: DEFAULT_DEDUP_WINDOW_NS,
@@ -385,7 +387,7 @@ impl FlowTable {
 
     /// A table that lists at most `max_flows` flows (0: no limit) and
     /// keeps about `in_memory` of them in memory (0: all), the rest in a
-    /// temporary file ([`store`]).
+    /// temporary file ([`crate::spill`]).
     pub fn with_limits(max_flows: usize, in_memory: usize) -> Self {
         FlowTable { max_flows, flows: FlowStore::new(in_memory), ..Self::new() }
     }
@@ -405,11 +407,11 @@ impl FlowTable {
     /// Packets counted afterwards still find their flows: the index is
     /// built again from the flows first.
     pub fn finish_counting(&mut self) {
-        self.index = index::FlowIndex::new();
+        self.index = TagIndex::new();
     }
 
     fn reindex(&mut self) {
-        let mut index = index::FlowIndex::new();
+        let mut index = TagIndex::new();
         // Every flow has its own key, so none is found: no key is compared.
         self.flows.for_each(|flow| {
             let key = HashedKey::of_flow(flow);
@@ -437,7 +439,7 @@ impl FlowTable {
     /// Takes the flows out, leaving an empty table (its counts of packets
     /// outside any flow stay).
     pub fn take_flows(&mut self) -> FlowStore {
-        self.index = index::FlowIndex::new();
+        self.index = TagIndex::new();
         std::mem::take(&mut self.flows)
     }
 
@@ -450,9 +452,7 @@ impl FlowTable {
     /// Every flow, in order, in memory at once: for tests and small
     /// captures.
     pub fn to_vec(&self) -> Vec<Flow> {
-        let mut all = Vec::with_capacity(self.len());
-        self.for_each_flow(|f| all.push(f.clone()));
-        all
+        self.flows.to_vec()
     }
 
     pub fn len(&self) -> usize {

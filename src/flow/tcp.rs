@@ -1,8 +1,8 @@
 //! TCP conversation state as seen from a capture point: handshake, close,
 //! retransmissions and resets.
 
-use super::encode::{Reader, Writer};
 use crate::packet::TcpSegment;
+use crate::spill::{Reader, Spill, Writer};
 use crate::time::Timestamp;
 
 /// Where a connection is, by what the capture saw.
@@ -183,28 +183,29 @@ impl TcpTracker {
     }
 }
 
-/// As the spill file keeps it ([`super::encode`]).
-impl TcpTracker {
-    const STATES: [TcpState; 7] = [
-        TcpState::Midstream,
-        TcpState::SynSent,
-        TcpState::SynReceived,
-        TcpState::Established,
-        TcpState::Closing,
-        TcpState::Closed,
-        TcpState::Reset,
-    ];
+/// Every state, in the order the temporary file numbers them.
+const STATES: [TcpState; 7] = [
+    TcpState::Midstream,
+    TcpState::SynSent,
+    TcpState::SynReceived,
+    TcpState::Established,
+    TcpState::Closing,
+    TcpState::Closed,
+    TcpState::Reset,
+];
 
-    pub(super) fn write(&self, w: &mut Writer) {
-        w.u8(Self::STATES.iter().position(|s| *s == self.state).unwrap_or(0) as u8);
-        w.opt_ts(self.syn_at);
-        w.opt_ts(self.syn_ack_at);
+/// As the temporary file keeps it ([`crate::spill`]).
+impl Spill for TcpTracker {
+    fn write(&self, w: &mut Writer) {
+        w.u8(STATES.iter().position(|s| *s == self.state).unwrap_or(0) as u8);
+        w.put(&self.syn_at);
+        w.put(&self.syn_ack_at);
         w.u8(self.points.len() as u8);
         for p in &self.points {
             w.u32(p.point.0);
             w.u32(p.point.1);
-            w.opt_ts(p.syn);
-            w.opt_ts(p.syn_ack);
+            w.put(&p.syn);
+            w.put(&p.syn_ack);
         }
         w.u64(self.retransmissions);
         w.u64(self.resets);
@@ -220,17 +221,17 @@ impl TcpTracker {
         }
     }
 
-    pub(super) fn read(r: &mut Reader) -> Option<Self> {
-        let state = *Self::STATES.get(r.u8()? as usize)?;
-        let syn_at = r.opt_ts()?;
-        let syn_ack_at = r.opt_ts()?;
+    fn read(r: &mut Reader) -> Option<Self> {
+        let state = *STATES.get(r.u8()? as usize)?;
+        let syn_at = r.get()?;
+        let syn_ack_at = r.get()?;
         let n = r.u8()? as usize;
         if n > MAX_POINTS {
             return None;
         }
         let mut points = Vec::with_capacity(n);
         for _ in 0..n {
-            points.push(PointTimes { point: (r.u32()?, r.u32()?), syn: r.opt_ts()?, syn_ack: r.opt_ts()? });
+            points.push(PointTimes { point: (r.u32()?, r.u32()?), syn: r.get()?, syn_ack: r.get()? });
         }
         let retransmissions = r.u64()?;
         let resets = r.u64()?;

@@ -165,7 +165,7 @@ pub fn render(report: &Report, section: Section) -> String {
             ]
             .map(String::from)
             .to_vec());
-            for r in &report.nat {
+            for r in report.nat.iter() {
                 let (b, a) = (&r.before, &r.after);
                 row(vec![
                     b.proto.to_string(),
@@ -186,7 +186,7 @@ pub fn render(report: &Report, section: Section) -> String {
         }
         Section::Drops => {
             row(["ts", "point", "by", "reason", "reason_code", "flow_id", "nbl"].map(String::from).to_vec());
-            for d in &report.drops {
+            for d in report.drops.iter() {
                 row(vec![
                     d.ts.to_string(),
                     d.point.clone(),

@@ -5,9 +5,9 @@
 
 pub mod csv;
 pub mod events;
-pub mod flow_rows;
 pub mod json;
 pub mod pcapng;
+pub mod rows;
 pub mod table;
 pub mod timeline;
 pub mod values;
@@ -21,8 +21,14 @@ use crate::analyze::Analysis;
 use crate::flow::Flow;
 use crate::packet::{TunnelHop, Tuple};
 use crate::time::Timestamp;
-pub use flow_rows::FlowRows;
+use crate::trace::summary::{Drop, Rewrite};
+pub use rows::Rows;
 pub use values::{Address, Endpoint, ProtoName};
+
+/// The report's flows: see [`rows`].
+pub type FlowRows = Rows<Flow, FlowRow>;
+pub type NatRows = Rows<Rewrite, RewriteRow>;
+pub type DropRows = Rows<Drop, DropRow>;
 
 pub const SCHEMA: &str = "overlay-trace/report/v1";
 
@@ -77,8 +83,8 @@ pub struct Report {
     /// One per packet seen more than once (several points, switch events,
     /// pktmon appearances).
     pub paths: Vec<PathRow>,
-    pub nat: Vec<RewriteRow>,
-    pub drops: Vec<DropRow>,
+    pub nat: NatRows,
+    pub drops: DropRows,
     pub latency: Vec<HopLatencyRow>,
     pub health: HealthRow,
 }
@@ -125,6 +131,32 @@ pub struct DropRow {
     pub reason_code: Option<u32>,
     pub flow_id: Option<u64>,
     pub nbl: Option<String>,
+}
+
+impl From<&Rewrite> for RewriteRow {
+    fn from(r: &Rewrite) -> Self {
+        RewriteRow {
+            before: TupleRow::from(&r.before),
+            after: TupleRow::from(&r.after),
+            point: r.point.clone(),
+            packets: r.packets,
+            flow_ids: r.flow_ids.clone(),
+        }
+    }
+}
+
+impl From<&Drop> for DropRow {
+    fn from(d: &Drop) -> Self {
+        DropRow {
+            ts: d.ts,
+            point: d.point.to_string(),
+            by: d.by.clone(),
+            reason: d.reason.clone(),
+            reason_code: d.reason_code,
+            flow_id: d.flow_id,
+            nbl: nbl_text(d.nbl),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -321,14 +353,18 @@ pub struct HealthRow {
 }
 
 impl Report {
-    /// [`from_analysis`](Self::from_analysis) that takes the flows out of
-    /// `a`, their rows to be made as they are written: with hundreds of
-    /// thousands of flows, the rows are never all in memory, and most flows
-    /// stay in the flow table's temporary file.
-    pub fn from_analysis_freeing_flows(a: &mut Analysis) -> Report {
+    /// [`from_analysis`](Self::from_analysis) that takes the flows, NAT
+    /// mappings and drops out of `a`, their rows to be made as they are
+    /// written: with hundreds of thousands of each, the rows are never all
+    /// in memory, and most of what they are made of stays in the temporary
+    /// file.
+    pub fn from_analysis_taking_lists(a: &mut Analysis) -> Report {
         let flows = a.flows.take_flows();
+        let (rewrites, drops) = a.paths.take_lists();
         let mut report = Report::from_analysis(a);
-        report.flows = FlowRows::Stored(flows);
+        report.flows = Rows::Stored(flows);
+        report.nat = Rows::Stored(rewrites);
+        report.drops = Rows::Stored(drops);
         report
     }
 
@@ -352,34 +388,10 @@ impl Report {
                 })
                 .collect(),
             // On every core: a capture can have hundreds of thousands.
-            flows: FlowRows::Made(a.flows.to_vec().par_iter().map(FlowRow::from).collect()),
+            flows: Rows::Made(a.flows.to_vec().par_iter().map(FlowRow::from).collect()),
             paths: path_rows(&a.paths),
-            nat: a
-                .paths
-                .rewrites
-                .iter()
-                .map(|r| RewriteRow {
-                    before: TupleRow::from(&r.before),
-                    after: TupleRow::from(&r.after),
-                    point: r.point.clone(),
-                    packets: r.packets,
-                    flow_ids: r.flow_ids.clone(),
-                })
-                .collect(),
-            drops: a
-                .paths
-                .drops
-                .iter()
-                .map(|d| DropRow {
-                    ts: d.ts,
-                    point: d.point.to_string(),
-                    by: d.by.clone(),
-                    reason: d.reason.clone(),
-                    reason_code: d.reason_code,
-                    flow_id: d.flow_id,
-                    nbl: nbl_text(d.nbl),
-                })
-                .collect(),
+            nat: Rows::Made(a.paths.rewrites.to_vec().iter().map(RewriteRow::from).collect()),
+            drops: Rows::Made(a.paths.drops.to_vec().iter().map(DropRow::from).collect()),
             latency: a
                 .paths
                 .latency()
@@ -413,7 +425,7 @@ mod tests {
     use crate::generate::mix::{self, MixOptions};
 
     #[test]
-    fn rows_made_while_freeing_flows_are_the_same_rows() {
+    fn rows_made_as_they_are_written_are_the_same_rows() {
         let mut bytes = Vec::new();
         mix::write(&mut bytes, &MixOptions { seed: 3, concurrent_flows: 40, size: 1 << 20 }).unwrap();
         let mut a = analyze_with(&["mix.pcapng".into()], &AnalyzeOptions::default(), |p| {
@@ -421,8 +433,8 @@ mod tests {
         });
         let whole = Report::from_analysis(&a);
         assert!(whole.flows.len() > 50, "{} flows", whole.flows.len());
-        let freed = Report::from_analysis_freeing_flows(&mut a);
-        assert!(matches!(freed.flows, FlowRows::Stored(_)));
+        let freed = Report::from_analysis_taking_lists(&mut a);
+        assert!(matches!(freed.flows, Rows::Stored(_)));
         assert_eq!(freed, whole);
         assert_eq!(freed.flows.to_vec(), whole.flows.to_vec());
         assert!(a.flows.is_empty());

@@ -221,40 +221,48 @@ pub fn lazy_grid(report: &Report, section: Section) -> LazyGrid<'_> {
             numeric: vec![0, 1, 3],
             keep_whole: vec![0, 1, 2, 3],
         },
-        Section::Nat => LazyGrid {
-            header: vec!["BEFORE", "AFTER", "WHERE", "PACKETS", "FLOWS"],
-            count: report.nat.len(),
-            row: Box::new(move |i| {
-                let r = &report.nat[i];
-                vec![
-                    r.before.to_string(),
-                    r.after.to_string(),
-                    r.point.clone(),
-                    r.packets.to_string(),
-                    r.flow_ids.iter().map(|f| f.to_string()).collect::<Vec<_>>().join(", "),
-                ]
-            }),
-            numeric: vec![3],
-            keep_whole: vec![0, 1],
-        },
-        Section::Drops => LazyGrid {
-            header: vec!["TIME", "WHERE", "BY", "REASON", "CODE", "FLOW", "NBL"],
-            count: report.drops.len(),
-            row: Box::new(move |i| {
-                let d = &report.drops[i];
-                vec![
-                    time_of_day(d.ts),
-                    d.point.clone(),
-                    d.by.clone(),
-                    d.reason.clone(),
-                    d.reason_code.map(|c| c.to_string()).unwrap_or_else(|| "-".into()),
-                    d.flow_id.map(|f| f.to_string()).unwrap_or_else(|| "-".into()),
-                    d.nbl.clone().unwrap_or_else(|| "-".into()),
-                ]
-            }),
-            numeric: vec![4, 5],
-            keep_whole: vec![0],
-        },
+        Section::Nat => {
+            let nat = report.nat.by_number();
+            LazyGrid {
+                header: vec!["BEFORE", "AFTER", "WHERE", "PACKETS", "FLOWS"],
+                count: report.nat.len(),
+                row: Box::new(move |i| {
+                    nat.with(i, |r| {
+                        vec![
+                            r.before.to_string(),
+                            r.after.to_string(),
+                            r.point.clone(),
+                            r.packets.to_string(),
+                            r.flow_ids.iter().map(|f| f.to_string()).collect::<Vec<_>>().join(", "),
+                        ]
+                    })
+                }),
+                numeric: vec![3],
+                keep_whole: vec![0, 1],
+            }
+        }
+        Section::Drops => {
+            let drops = report.drops.by_number();
+            LazyGrid {
+                header: vec!["TIME", "WHERE", "BY", "REASON", "CODE", "FLOW", "NBL"],
+                count: report.drops.len(),
+                row: Box::new(move |i| {
+                    drops.with(i, |d| {
+                        vec![
+                            time_of_day(d.ts),
+                            d.point.clone(),
+                            d.by.clone(),
+                            d.reason.clone(),
+                            d.reason_code.map(|c| c.to_string()).unwrap_or_else(|| "-".into()),
+                            d.flow_id.map(|f| f.to_string()).unwrap_or_else(|| "-".into()),
+                            d.nbl.clone().unwrap_or_else(|| "-".into()),
+                        ]
+                    })
+                }),
+                numeric: vec![4, 5],
+                keep_whole: vec![0],
+            }
+        }
         Section::Latency => LazyGrid {
             header: vec!["FROM", "TO", "COUNT", "P50", "P90", "P99", "MAX"],
             count: report.latency.len(),

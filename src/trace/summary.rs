@@ -7,6 +7,7 @@ use rustc_hash::FxHashMap;
 
 use super::path::{HopKind, PacketPath};
 use crate::packet::Tuple;
+use crate::spill::{index, ChunkStore, Reader, Spill, TagIndex, Writer};
 use crate::time::Timestamp;
 
 /// Paths listed in a report at most; the rest are counted.
@@ -49,15 +50,83 @@ pub struct HopLatency {
     pub max_us: f64,
 }
 
-#[derive(Debug, Default)]
+impl Spill for Rewrite {
+    fn write(&self, w: &mut Writer) {
+        w.put(&self.before);
+        w.put(&self.after);
+        w.put(&self.point);
+        w.u64(self.packets);
+        w.put(&self.flow_ids);
+    }
+    fn read(r: &mut Reader) -> Option<Self> {
+        Some(Rewrite { before: r.get()?, after: r.get()?, point: r.get()?, packets: r.u64()?, flow_ids: r.get()? })
+    }
+}
+
+impl Spill for Drop {
+    fn write(&self, w: &mut Writer) {
+        w.put(&self.ts);
+        w.put(&self.point);
+        w.put(&self.by);
+        w.put(&self.reason);
+        w.put(&self.reason_code);
+        w.put(&self.flow_id);
+        w.put(&self.nbl);
+    }
+    fn read(r: &mut Reader) -> Option<Self> {
+        Some(Drop {
+            ts: r.get()?,
+            point: r.get()?,
+            by: r.get()?,
+            reason: r.get()?,
+            reason_code: r.get()?,
+            flow_id: r.get()?,
+            nbl: r.get()?,
+        })
+    }
+}
+
+#[derive(Debug)]
 pub struct Summary {
     pub paths: Vec<ListedPath>,
     pub paths_not_listed: u64,
-    pub rewrites: Vec<Rewrite>,
+    pub rewrites: ChunkStore<Rewrite>,
     /// Where each (before, after, point) is in `rewrites`.
-    rewrite_index: FxHashMap<(Tuple, Tuple, String), usize>,
-    pub drops: Vec<Drop>,
+    rewrite_index: TagIndex,
+    pub drops: ChunkStore<Drop>,
     latency: FxHashMap<(Place, Place), Histogram>,
+}
+
+impl Default for Summary {
+    fn default() -> Self {
+        Self::with_in_memory(crate::spill::DEFAULT_IN_MEMORY)
+    }
+}
+
+impl Summary {
+    /// A summary that keeps about `in_memory` NAT mappings and as many
+    /// drops in memory (0: all), the rest in a temporary file
+    /// ([`crate::spill`]).
+    pub fn with_in_memory(in_memory: usize) -> Self {
+        Self::with_stores(ChunkStore::new(in_memory), ChunkStore::new(in_memory))
+    }
+
+    fn with_stores(rewrites: ChunkStore<Rewrite>, drops: ChunkStore<Drop>) -> Self {
+        Summary {
+            paths: Vec::new(),
+            paths_not_listed: 0,
+            rewrites,
+            rewrite_index: TagIndex::new(),
+            drops,
+            latency: FxHashMap::default(),
+        }
+    }
+
+    /// Why NAT mappings or drops meant for the temporary file are in
+    /// memory, if they are.
+    pub fn spill_error(&self) -> Option<&str> {
+        self.rewrites.file_error().or(self.drops.file_error())
+    }
 }
 
 /// Where a hop happened, for latency keys: the switch for switch events,
@@ -161,16 +230,12 @@ impl Summary {
                         (None, None) => format!("{} -> {}", prev.point, h.point),
                     };
                     let ids: Vec<u64> = [flow_of(&prev.tuple), flow_of(&h.tuple)].into_iter().flatten().collect();
-                    let next = self.rewrites.len();
-                    let i = *self.rewrite_index.entry((before, now, point.clone())).or_insert(next);
-                    if i == next {
-                        self.rewrites.push(Rewrite { before, after: now, point, packets: 0, flow_ids: Vec::new() });
-                    }
-                    let r = &mut self.rewrites[i];
-                    r.packets += 1;
-                    for id in ids {
-                        if !r.flow_ids.contains(&id) {
-                            r.flow_ids.push(id);
+                    if let Some(r) = self.rewrite(before, now, point) {
+                        r.packets += 1;
+                        for id in ids {
+                            if !r.flow_ids.contains(&id) {
+                                r.flow_ids.push(id);
+                            }
                         }
                     }
                 }
@@ -221,6 +286,33 @@ impl Summary {
         }
     }
 
+    /// The mapping of `before` to `after` at `point`, made if new; `None`
+    /// past the most the index can number.
+    fn rewrite(&mut self, before: Tuple, after: Tuple, point: String) -> Option<&mut Rewrite> {
+        use std::hash::BuildHasher;
+        let hash = rustc_hash::FxBuildHasher.hash_one((&before, &after, point.as_str()));
+        let rewrites = &mut self.rewrites;
+        let found = self.rewrite_index.find(hash, |n| {
+            let r = rewrites.get_mut(n);
+            r.before == before && r.after == after && r.point == point
+        });
+        let n = match found {
+            Ok(n) => n,
+            Err(_) if rewrites.len() >= index::MAX_KEYS => return None,
+            Err(vacant) => {
+                rewrites.push(Rewrite { before, after, point, packets: 0, flow_ids: Vec::new() });
+                self.rewrite_index.insert(vacant, hash)
+            }
+        };
+        Some(rewrites.get_mut(n))
+    }
+
+    /// Takes out the NAT mappings and the drops, leaving none.
+    pub fn take_lists(&mut self) -> (ChunkStore<Rewrite>, ChunkStore<Drop>) {
+        self.rewrite_index = TagIndex::new();
+        (std::mem::take(&mut self.rewrites), std::mem::take(&mut self.drops))
+    }
+
     /// Renames capture points everywhere (pktmon names components last).
     pub fn rename_points(&mut self, renames: &[(Arc<str>, String)]) {
         if renames.is_empty() {
@@ -234,14 +326,14 @@ impl Summary {
                 }
             }
         }
-        for d in &mut self.drops {
+        self.drops.update_all(|d| {
             if let Some(n) = find(&d.point) {
                 if d.by == d.point.as_ref() {
                     d.by = n.to_string();
                 }
                 d.point = n;
             }
-        }
+        });
         let rename = |p: Place| -> Place {
             match renames.iter().find(|(from, _)| *from == p.1) {
                 Some((_, to)) => (p.0, Arc::from(to.as_str())),
@@ -277,6 +369,66 @@ impl Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::packet::Proto;
+    use crate::trace::path::{DropNote, Hop};
+
+    fn hop(n: i64, point: &str, kind: HopKind, switch: bool, tuple: Tuple, drop: Option<DropNote>) -> Hop {
+        Hop {
+            ts: Timestamp(n * 1000),
+            point: Arc::from(point),
+            kind,
+            nbl: Some(n as u64),
+            switch: switch.then(|| Arc::from("sw")),
+            to: None,
+            tuple: Some(tuple),
+            vni: None,
+            drop,
+        }
+    }
+
+    /// Path `i`: captured, then rewritten in the switch (every third path
+    /// takes the mapping of an earlier one again), every other one dropped
+    /// by the port it was captured at.
+    fn path(i: u16) -> PacketPath {
+        let j = if i % 3 == 0 { i / 2 } else { i };
+        let t = |a: u8, port: u16| Tuple {
+            proto: Proto::Udp,
+            src: [10, a, (port >> 8) as u8, port as u8].into(),
+            dst: [10, 9, 9, 9].into(),
+            src_port: port,
+            dst_port: 53,
+        };
+        let n = i as i64 * 10;
+        let mut hops = vec![
+            hop(n, "eth0", HopKind::Capture, false, t(1, j), None),
+            hop(n + 1, "port1", HopKind::Received, true, t(1, j), None),
+            hop(n + 2, "port2", HopKind::Routed, true, t(2, j), None),
+        ];
+        if i % 2 == 0 {
+            let note = DropNote { by: "eth0".into(), reason: format!("reason {}", i % 7), code: Some(i as u32) };
+            hops.push(hop(n + 3, "eth0", HopKind::Dropped, false, t(2, j), Some(note)));
+        }
+        PacketPath { hops, sightings: Vec::new() }
+    }
+
+    #[test]
+    fn mappings_and_drops_in_the_temporary_file_are_the_same() {
+        let mut small = Summary::with_stores(ChunkStore::with_chunks(4, 1), ChunkStore::with_chunks(4, 1));
+        let mut whole = Summary::with_in_memory(0);
+        for i in 0..300 {
+            small.add(path(i), &[]);
+            whole.add(path(i), &[]);
+        }
+        let renames = [(Arc::from("eth0"), "Ethernet 0".to_string())];
+        small.rename_points(&renames);
+        whole.rename_points(&renames);
+        let text = |s: &Summary| (format!("{:?}", s.rewrites.to_vec()), format!("{:?}", s.drops.to_vec()));
+        assert_eq!(text(&small), text(&whole));
+        assert_eq!((whole.rewrites.len(), whole.drops.len()), (250, 150));
+        assert!(whole.rewrites.to_vec().iter().any(|r| r.packets == 2), "some mappings are taken twice");
+        assert!(whole.drops.to_vec().iter().all(|d| &*d.point == "Ethernet 0" && d.by == "Ethernet 0"));
+    }
 
     #[test]
     fn nearest_rank() {

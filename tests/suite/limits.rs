@@ -75,10 +75,10 @@ fn flows_waiting_in_the_temporary_file_are_reported_as_if_never_there() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("many.pcapng");
     many_flows(&path, 6000);
-    let json = |flows_in_memory, threads, freeing: bool| {
-        let opts = AnalyzeOptions { flows_in_memory, threads, ..AnalyzeOptions::default() };
+    let json = |in_memory, threads, freeing: bool| {
+        let opts = AnalyzeOptions { in_memory, threads, ..AnalyzeOptions::default() };
         let mut a = analyze(std::slice::from_ref(&path), &opts);
-        let r = if freeing { Report::from_analysis_freeing_flows(&mut a) } else { Report::from_analysis(&a) };
+        let r = if freeing { Report::from_analysis_taking_lists(&mut a) } else { Report::from_analysis(&a) };
         serde_json::to_string(&r).unwrap()
     };
     let in_memory = json(0, 1, false);

@@ -29,17 +29,17 @@ fn kinds(p: &PathRow) -> Vec<&str> {
 fn scenario_a_nat_in_the_switch() {
     let r = scenario("routing-mesh-nat");
     let sw = "xio0654aj01a6x60kfnoe4r12";
-    let rewrites: Vec<(String, String, &str)> =
-        r.nat.iter().map(|n| (tuple(&n.before), tuple(&n.after), n.point.as_str())).collect();
+    let rewrites: Vec<(String, String, String)> =
+        r.nat.iter().map(|n| (tuple(&n.before), tuple(&n.after), n.point)).collect();
     assert!(rewrites.contains(&(
         "tcp 92.234.68.72:53711 -> 10.0.0.4:80".into(),
         "tcp 10.255.0.2:65408 -> 10.255.0.6:80".into(),
-        sw
+        sw.to_string()
     )));
     assert!(rewrites.contains(&(
         "tcp 10.255.0.6:80 -> 10.255.0.2:65408".into(),
         "tcp 10.0.0.4:80 -> 92.234.68.72:53711".into(),
-        sw
+        sw.to_string()
     )));
     // The SYN: captured, received, routed (new NBL), delivered, captured.
     let syn = &r.paths[0];
@@ -82,7 +82,7 @@ fn scenario_b_vxlan_decapsulated() {
 fn scenario_c_arp_dropped_by_vfp() {
     let r = scenario("arp-drop-vfp");
     assert_eq!(r.drops.len(), 1);
-    let d = &r.drops[0];
+    let d = &r.drops.to_vec()[0];
     assert_eq!(d.by, "Virtual Filtering Platform VMSwitch Extension");
     assert_eq!(d.reason, "Outgoing packet dropped by VFP");
     let arp = r.flows.iter().find(|f| f.proto == "arp").unwrap();

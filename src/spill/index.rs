@@ -1,14 +1,15 @@
-//! The flow table's index: flow keys to flow numbers, by open addressing.
+//! A hash index from keys to their numbers in a [`super::ChunkStore`], by
+//! open addressing. The flow table and the NAT mappings use it.
 //!
 //! A general hash map would do, but it keeps its buckets to itself, and the
 //! thread that applies a batch of packets knows their keys' hashes long
 //! before it looks them up: with the slot's address known, the slot and
 //! then the flow can be asked into cache a few packets ahead
-//! ([`prefetch_slot`](FlowIndex::prefetch_slot), [`likely`](FlowIndex::likely)).
+//! ([`prefetch_slot`](TagIndex::prefetch_slot), [`likely`](TagIndex::likely)).
 //!
 //! The index keeps no keys, only 32 bits of each hash (its tag) and the
-//! number: the keys are in the flows, which may be in a file by now
-//! ([`super::store`]). Eight bytes a slot is what the index costs per flow.
+//! number: the keys are in the items, which may be in a file by now
+//! ([`super::store`]). Eight bytes a slot is what the index costs per item.
 //! The slot a key belongs in is taken from the top bits of its tag, so the
 //! index can grow without the keys.
 
@@ -24,19 +25,19 @@ const INITIAL_SLOTS: usize = 64;
 
 /// Keys the index can number: twice as many slots must still be homed by
 /// a 32-bit tag.
-pub(super) const MAX_KEYS: usize = (u32::MAX >> 1) as usize;
+pub const MAX_KEYS: usize = (u32::MAX >> 1) as usize;
 
-/// Where [`FlowIndex::find`] would have found a key it did not find.
+/// Where [`TagIndex::find`] would have found a key it did not find.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Vacant {
+pub struct Vacant {
     at: usize,
 }
 
 /// Keys numbered 0, 1, 2, ... in the order they were first inserted.
-pub(super) struct FlowIndex {
+pub struct TagIndex {
     /// A power of two long, at most three quarters full, probed linearly:
     /// eight slots share a cache line, so a probe past the first few costs
-    /// little, and the index is what stays in memory per flow.
+    /// little, and the index is what stays in memory per item.
     slots: Vec<Slot>,
     len: usize,
 }
@@ -48,13 +49,29 @@ fn tag(hash: u64) -> u32 {
     (hash.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as u32
 }
 
-impl FlowIndex {
+impl std::fmt::Debug for TagIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TagIndex {{ len: {}, slots: {} }}", self.len, self.slots.len())
+    }
+}
+
+impl Default for TagIndex {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TagIndex {
     pub fn new() -> Self {
-        FlowIndex { slots: vec![EMPTY; INITIAL_SLOTS], len: 0 }
+        TagIndex { slots: vec![EMPTY; INITIAL_SLOTS], len: 0 }
     }
 
     pub fn len(&self) -> usize {
         self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 
     /// The number of the key whose hash is `hash` and for whose number
@@ -136,12 +153,12 @@ mod tests {
 
     #[test]
     fn numbers_keys_in_first_insertion_order_through_collisions_and_growth() {
-        let mut index = FlowIndex::new();
+        let mut index = TagIndex::new();
         // The keys, by number, as the flows keep them for the index.
         let mut keys: Vec<u32> = Vec::new();
         // Few distinct hashes: every lookup probes past other keys.
         let hash = |k: u32| (k % 7) as u64 * 0x1_0000_0001;
-        let mut find_or_insert = |index: &mut FlowIndex, k: u32| match index.find(hash(k), |n| keys[n] == k) {
+        let mut find_or_insert = |index: &mut TagIndex, k: u32| match index.find(hash(k), |n| keys[n] == k) {
             Ok(n) => (n, false),
             Err(vacant) => {
                 keys.push(k);
@@ -162,7 +179,7 @@ mod tests {
 
     #[test]
     fn a_stale_vacancy_still_inserts_into_an_empty_slot() {
-        let mut index = FlowIndex::new();
+        let mut index = TagIndex::new();
         let Err(first) = index.find(1, |_| false) else { panic!("empty index") };
         let Err(second) = index.find(1, |_| false) else { panic!("empty index") };
         assert_eq!(index.insert(first, 1), 0);

@@ -1,12 +1,12 @@
-//! Where the flow table keeps its flows: in chunks, in the order the flows
-//! were first seen, with only the most recently used chunks in memory.
+//! A list kept in chunks, with only the most recently used chunks in
+//! memory.
 //!
 //! Most flows of a long capture are over long before it ends, yet every
-//! one of them is listed in the report. So when more than a budget of
-//! chunks are in memory, the least recently used is written to a temporary
-//! file and freed, and read back if a packet of one of its flows turns up
-//! after all. Memory then follows the flows that are still going, not the
-//! length of the capture.
+//! one of them is listed in the report; so are its NAT mappings and drops.
+//! So when more than a budget of chunks are in memory, the least recently
+//! used is written to a temporary file and freed, and read back if a packet
+//! of one of its flows turns up after all. Memory then follows what is
+//! still going on, not the length of the capture.
 //!
 //! A capture whose going flows do not fit the budget would read chunks
 //! back all the time; when that happens often, the budget doubles.
@@ -15,15 +15,10 @@ use std::borrow::Cow;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 
-use super::encode::{read_flow, write_flow, Reader};
-use super::Flow;
+use super::codec::{Reader, Spill, Writer};
 
-/// Flows per chunk: what is written out or read back at once.
-pub const CHUNK_FLOWS: usize = 1024;
-
-/// Flows kept in memory by default before chunks go to the temporary
-/// file: 16 chunks, about 5 MB.
-pub const DEFAULT_FLOWS_IN_MEMORY: usize = 16 * CHUNK_FLOWS;
+/// Items per chunk: what is written out or read back at once.
+pub const CHUNK_LEN: usize = 1024;
 
 /// Look-ups per window in which reads from the file are counted.
 const WINDOW_LOOKUPS: u64 = 1 << 16;
@@ -41,9 +36,9 @@ struct Slot {
     in_memory: bool,
 }
 
-enum Chunk {
+enum Chunk<T> {
     InMemory {
-        flows: Vec<Flow>,
+        items: Vec<T>,
         /// The store's clock when it was last looked up.
         used: u64,
         /// Its place in the file if it was there before.
@@ -55,12 +50,12 @@ enum Chunk {
     },
 }
 
-pub struct FlowStore {
-    chunks: Vec<Chunk>,
+pub struct ChunkStore<T> {
+    chunks: Vec<Chunk<T>>,
     /// Numbers of the chunks in memory.
     in_memory: Vec<usize>,
     len: usize,
-    chunk_flows: usize,
+    chunk_len: usize,
     /// Chunks kept in memory at most; 0 for all of them.
     budget: usize,
     clock: u64,
@@ -75,24 +70,33 @@ pub struct FlowStore {
     scratch: Vec<u8>,
 }
 
-impl Default for FlowStore {
-    fn default() -> Self {
-        Self::new(DEFAULT_FLOWS_IN_MEMORY)
+impl<T> std::fmt::Debug for ChunkStore<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ChunkStore {{ len: {}, in memory: {} chunks }}", self.len, self.in_memory.len())
     }
 }
 
-impl FlowStore {
-    /// A store that keeps about `flows_in_memory` flows in memory (0: all).
-    pub fn new(flows_in_memory: usize) -> Self {
-        Self::with_chunks(CHUNK_FLOWS, flows_in_memory.div_ceil(CHUNK_FLOWS))
+impl<T: Spill> Default for ChunkStore<T> {
+    fn default() -> Self {
+        Self::new(0)
+    }
+}
+
+impl<T: Spill> ChunkStore<T> {
+    /// A store that keeps about `in_memory` items in memory (0: all).
+    pub fn new(in_memory: usize) -> Self {
+        Self::with_chunks(CHUNK_LEN, in_memory.div_ceil(CHUNK_LEN))
     }
 
-    fn with_chunks(chunk_flows: usize, budget: usize) -> Self {
-        FlowStore {
+    /// A store of chunks of `chunk_len` items that keeps `budget` chunks
+    /// in memory (0: all): [`new`](Self::new) with other chunks, for tests
+    /// that want many of them.
+    pub fn with_chunks(chunk_len: usize, budget: usize) -> Self {
+        ChunkStore {
             chunks: Vec::new(),
             in_memory: Vec::new(),
             len: 0,
-            chunk_flows,
+            chunk_len,
             budget,
             clock: 0,
             window_start: 0,
@@ -113,29 +117,28 @@ impl FlowStore {
         self.len == 0
     }
 
-    /// Why flows are kept in memory that were meant for the temporary
-    /// file, if they are.
+    /// Why chunks meant for the temporary file are in memory, if they are.
     pub fn file_error(&self) -> Option<&str> {
         self.file_error.as_deref()
     }
 
-    pub fn push(&mut self, flow: Flow) {
-        if self.len % self.chunk_flows == 0 {
+    pub fn push(&mut self, item: T) {
+        if self.len % self.chunk_len == 0 {
             self.make_room();
             self.in_memory.push(self.chunks.len());
-            let flows = Vec::with_capacity(self.chunk_flows);
-            self.chunks.push(Chunk::InMemory { flows, used: self.clock, slot: None });
+            let items = Vec::with_capacity(self.chunk_len);
+            self.chunks.push(Chunk::InMemory { items, used: self.clock, slot: None });
         }
         // The last chunk is never written out (see `make_room`).
-        if let Some(Chunk::InMemory { flows, .. }) = self.chunks.last_mut() {
-            flows.push(flow);
+        if let Some(Chunk::InMemory { items, .. }) = self.chunks.last_mut() {
+            items.push(item);
             self.len += 1;
         }
     }
 
-    /// Flow `i` (`i < len`), read back from the file if it was there.
-    pub fn get_mut(&mut self, i: usize) -> &mut Flow {
-        let k = i / self.chunk_flows;
+    /// Item `i` (`i < len`), read back from the file if it was there.
+    pub fn get_mut(&mut self, i: usize) -> &mut T {
+        let k = i / self.chunk_len;
         self.clock += 1;
         if self.clock - self.window_start >= WINDOW_LOOKUPS {
             self.window_start = self.clock;
@@ -145,40 +148,75 @@ impl FlowStore {
             self.read_back(k);
         }
         match &mut self.chunks[k] {
-            Chunk::InMemory { flows, used, .. } => {
+            Chunk::InMemory { items, used, .. } => {
                 *used = self.clock;
-                &mut flows[i % self.chunk_flows]
+                &mut items[i % self.chunk_len]
             }
             Chunk::Written { .. } => unreachable!("chunk {k} was just read back"),
         }
     }
 
-    /// Flow `i` if it is in memory: for prefetching, which must not read
+    /// Item `i` if it is in memory: for prefetching, which must not read
     /// the file.
-    pub fn in_memory(&self, i: usize) -> Option<&Flow> {
-        match self.chunks.get(i / self.chunk_flows)? {
-            Chunk::InMemory { flows, .. } => flows.get(i % self.chunk_flows),
+    pub fn in_memory(&self, i: usize) -> Option<&T> {
+        match self.chunks.get(i / self.chunk_len)? {
+            Chunk::InMemory { items, .. } => items.get(i % self.chunk_len),
             Chunk::Written { .. } => None,
         }
+    }
+
+    /// Items in each chunk but the last.
+    pub fn chunk_len(&self) -> usize {
+        self.chunk_len
     }
 
     pub fn chunk_count(&self) -> usize {
         self.chunks.len()
     }
 
-    /// The flows of chunk `k`, in order: borrowed if in memory, read from
-    /// the file otherwise (and not kept).
-    pub fn chunk(&self, k: usize) -> Cow<'_, [Flow]> {
+    /// The items of chunk `k` (`k * CHUNK_LEN ..`), in order: borrowed if
+    /// in memory, read from the file otherwise (and not kept).
+    pub fn chunk(&self, k: usize) -> Cow<'_, [T]>
+    where
+        T: Clone,
+    {
         match &self.chunks[k] {
-            Chunk::InMemory { flows, .. } => Cow::Borrowed(flows),
+            Chunk::InMemory { items, .. } => Cow::Borrowed(items),
             Chunk::Written { slot, len } => Cow::Owned(self.read(*slot, *len)),
         }
     }
 
-    /// Every flow, in order, each chunk in memory in turn.
-    pub fn for_each(&self, mut f: impl FnMut(&Flow)) {
+    /// Every item, in order, each chunk in memory in turn.
+    pub fn for_each(&self, mut f: impl FnMut(&T))
+    where
+        T: Clone,
+    {
         for k in 0..self.chunk_count() {
             self.chunk(k).iter().for_each(&mut f);
+        }
+    }
+
+    /// Every item, in order, in memory at once: for small lists and tests.
+    pub fn to_vec(&self) -> Vec<T>
+    where
+        T: Clone,
+    {
+        let mut all = Vec::with_capacity(self.len);
+        self.for_each(|item| all.push(item.clone()));
+        all
+    }
+
+    /// Changes every item, each chunk read back, changed and written out
+    /// again in turn.
+    pub fn update_all(&mut self, mut f: impl FnMut(&mut T)) {
+        for k in 0..self.chunks.len() {
+            let written = matches!(self.chunks[k], Chunk::Written { .. });
+            if written {
+                self.read_back(k);
+            }
+            if let Chunk::InMemory { items, .. } = &mut self.chunks[k] {
+                items.iter_mut().for_each(&mut f);
+            }
         }
     }
 
@@ -192,8 +230,8 @@ impl FlowStore {
         }
         self.make_room();
         let Chunk::Written { slot, len } = self.chunks[k] else { return };
-        let flows = self.read(slot, len);
-        self.chunks[k] = Chunk::InMemory { flows, used: self.clock, slot: Some(slot) };
+        let items = self.read(slot, len);
+        self.chunks[k] = Chunk::InMemory { items, used: self.clock, slot: Some(slot) };
         self.in_memory.push(k);
     }
 
@@ -216,12 +254,11 @@ impl FlowStore {
     }
 
     fn write_out(&mut self, k: usize) {
-        let Chunk::InMemory { flows, slot, .. } = &self.chunks[k] else { return };
+        let Chunk::InMemory { items, slot, .. } = &self.chunks[k] else { return };
         let mut bytes = std::mem::take(&mut self.scratch);
         bytes.clear();
-        for flow in flows {
-            write_flow(&mut bytes, flow);
-        }
+        let mut w = Writer(&mut bytes);
+        items.iter().for_each(|item| item.write(&mut w));
         let len = bytes.len() as u64;
         let slot = match *slot {
             Some(s) if s.room >= len => s,
@@ -272,7 +309,7 @@ impl FlowStore {
         slot
     }
 
-    fn read(&self, slot: Slot, len: u64) -> Vec<Flow> {
+    fn read(&self, slot: Slot, len: u64) -> Vec<T> {
         let mut owned = Vec::new();
         let bytes: &[u8] = if slot.in_memory {
             &self.memory[slot.at as usize..(slot.at + len) as usize]
@@ -281,94 +318,85 @@ impl FlowStore {
             let file = self.file.as_ref().expect("chunks are written to the file only while there is one");
             if let Err(e) = file.read_exact_at(&mut owned, slot.at) {
                 // Our own file, just written: only a failing disk gets here.
-                panic!("could not read back flows from the temporary file: {e}");
+                panic!("could not read back from the temporary file: {e}");
             }
             &owned
         };
         let mut reader = Reader::new(bytes);
-        let mut flows = Vec::with_capacity(self.chunk_flows);
+        let mut items = Vec::with_capacity(self.chunk_len);
         while !reader.is_empty() {
-            match read_flow(&mut reader) {
-                Some(flow) => flows.push(flow),
-                None => panic!("flows read back from the temporary file are damaged"),
+            match T::read(&mut reader) {
+                Some(item) => items.push(item),
+                None => panic!("what was read back from the temporary file is damaged"),
             }
         }
-        flows
+        items
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flow::{Sighting, TcpTracker, RECENT_SIGHTINGS};
-    use crate::packet::{Proto, TunnelHop, TunnelKind, Tuple};
-    use crate::time::Timestamp;
 
-    fn flow(i: u64) -> Flow {
-        let tuple = |a: u8, p: u16| Tuple {
-            proto: if i % 3 == 0 { Proto::Ip(132) } else { Proto::Udp },
-            src: [10, 0, a, (i % 250) as u8].into(),
-            dst: std::net::Ipv6Addr::LOCALHOST.into(),
-            src_port: p,
-            dst_port: 53,
-        };
-        let hop = TunnelHop { kind: TunnelKind::Geneve, vni: i as u32, outer: tuple(9, 6081) };
-        Flow {
-            id: i + 1,
-            fwd: tuple(1, i as u16),
-            tunnels_fwd: vec![hop; (i % 3) as usize],
-            tunnels_rev: (i % 2 == 0).then(|| vec![hop]),
-            packets: [i, 1],
-            bytes: [i * 100, 7],
-            inner_ip_bytes: [i * 90, 3],
-            first_seen: Timestamp(i as i64),
-            last_seen: Timestamp(i as i64 * 2),
-            tcp: (i % 4 == 1).then(TcpTracker::new),
-            sightings: i,
-            recent: (i % 5 == 0)
-                .then(|| Box::new([Sighting { fingerprint: i, point: (1, 2), ts: Timestamp(-5) }; RECENT_SIGHTINGS])),
-            recent_next: (i % 8) as usize,
+    #[derive(Debug, Clone, PartialEq)]
+    struct Item {
+        n: u64,
+        names: Vec<String>,
+    }
+
+    impl Spill for Item {
+        fn write(&self, w: &mut Writer) {
+            w.u64(self.n);
+            w.put(&self.names);
+        }
+        fn read(r: &mut Reader) -> Option<Self> {
+            Some(Item { n: r.u64()?, names: r.get()? })
         }
     }
 
-    fn same(a: &Flow, b: &Flow) -> bool {
-        format!("{a:?}") == format!("{b:?}")
+    fn item(i: u64) -> Item {
+        Item { n: i, names: (0..i % 3).map(|k| format!("{i}-{k}")).collect() }
+    }
+
+    fn all(store: &ChunkStore<Item>) -> Vec<Item> {
+        let mut v = Vec::new();
+        store.for_each(|i| v.push(i.clone()));
+        v
     }
 
     #[test]
-    fn flows_read_back_are_the_flows_written() {
-        let mut store = FlowStore::with_chunks(4, 2);
-        let mut model: Vec<Flow> = Vec::new();
+    fn items_read_back_are_the_items_written() {
+        let mut store = ChunkStore::with_chunks(4, 2);
+        let mut model: Vec<Item> = Vec::new();
         for i in 0..60 {
-            store.push(flow(i));
-            model.push(flow(i));
-            // Touch an old flow now and then: it comes back from the file.
+            store.push(item(i));
+            model.push(item(i));
+            // Change an old item now and then: it comes back from the file,
+            // grown, and goes out again where it may no longer fit.
             let old = (i as usize * 7) % model.len();
-            store.get_mut(old).packets[1] += 1;
-            model[old].packets[1] += 1;
-            if i % 9 == 0 {
-                store.get_mut(old).tunnels_rev = Some(vec![]);
-                model[old].tunnels_rev = Some(vec![]);
+            for changed in [store.get_mut(old), &mut model[old]] {
+                changed.n += 1;
+                if i % 9 == 0 {
+                    changed.names.push("a longer name than before".into());
+                }
             }
         }
         assert!(store.in_memory.len() <= store.budget, "{} chunks in memory", store.in_memory.len());
         assert!(store.file.is_some() || store.file_error.is_some());
         assert_eq!(store.len(), model.len());
-        let mut seen = 0;
-        store.for_each(|f| {
-            assert!(same(f, &model[seen]), "flow {seen}: {f:?}");
-            seen += 1;
-        });
-        assert_eq!(seen, model.len());
+        assert_eq!(all(&store), model);
         for (i, m) in model.iter().enumerate() {
-            assert!(same(store.get_mut(i), m), "flow {i}");
+            assert_eq!(store.get_mut(i), m, "item {i}");
         }
+        store.update_all(|i| i.n *= 2);
+        model.iter_mut().for_each(|i| i.n *= 2);
+        assert_eq!(all(&store), model);
     }
 
     #[test]
     fn a_budget_of_zero_keeps_everything_in_memory() {
-        let mut store = FlowStore::with_chunks(4, 0);
-        (0..40).for_each(|i| store.push(flow(i)));
+        let mut store = ChunkStore::with_chunks(4, 0);
+        (0..40).for_each(|i| store.push(item(i)));
         assert_eq!(store.in_memory.len(), 10);
         assert!(store.file.is_none());
         assert!((0..40).all(|i| store.in_memory(i).is_some()));
@@ -376,12 +404,12 @@ mod tests {
 
     #[test]
     fn reading_back_often_doubles_the_budget() {
-        let mut store = FlowStore::with_chunks(2, 2);
-        (0..40).for_each(|i| store.push(flow(i)));
+        let mut store = ChunkStore::with_chunks(2, 2);
+        (0..40).for_each(|i| store.push(item(i)));
         // Round-robin over every chunk: each look-up reads one back.
-        for round in 0..3 {
+        for _ in 0..3 {
             for i in (0..40).step_by(2) {
-                store.get_mut(i).sightings += round;
+                store.get_mut(i).n += 1;
             }
         }
         assert!(store.budget >= 16, "budget {}", store.budget);
@@ -389,15 +417,10 @@ mod tests {
 
     #[test]
     fn chunks_go_to_memory_when_the_file_fails() {
-        let mut store = FlowStore::with_chunks(4, 1);
+        let mut store = ChunkStore::with_chunks(4, 1);
         store.file_error = Some("no file here".into());
-        (0..20).for_each(|i| store.push(flow(i)));
+        (0..20).for_each(|i| store.push(item(i)));
         assert!(store.file.is_none() && !store.memory.is_empty());
-        let mut n = 0;
-        store.for_each(|f| {
-            assert!(same(f, &flow(n)));
-            n += 1;
-        });
-        assert_eq!(n, 20);
+        assert_eq!(all(&store), (0..20).map(item).collect::<Vec<_>>());
     }
 }
