@@ -66,13 +66,31 @@ impl HashedKey {
     }
 
     /// Is this the key of `flow`? What [`of_flow`](Self::of_flow) would
-    /// say, without making the key.
+    /// say, without making the key: by equality alone, since ordering
+    /// addresses (to put a tuple or a tunnel's ends in canonical order) is
+    /// what made this the costliest part of a look-up.
     fn is_of(&self, flow: &Flow) -> bool {
         let key = &self.key;
-        let (canonical, _) = flow.fwd.canonical();
-        canonical == key.inner
+        // The key's tuple is in canonical order; the flow's first packet
+        // went one way or the other.
+        let (k, f) = (&key.inner, &flow.fwd);
+        let inner = *k == *f
+            || (k.proto == f.proto
+                && k.src == f.dst
+                && k.dst == f.src
+                && k.src_port == f.dst_port
+                && k.dst_port == f.src_port);
+        let same_end = |t: &Option<TunnelKey>, hop: &TunnelHop| {
+            t.is_some_and(|t| {
+                t.kind == hop.kind
+                    && t.vni == hop.vni
+                    && ((t.a == hop.outer.src && t.b == hop.outer.dst)
+                        || (t.a == hop.outer.dst && t.b == hop.outer.src))
+            })
+        };
+        inner
             && key.tunnels.get(flow.tunnels_fwd.len()).is_none_or(|t| t.is_none())
-            && flow.tunnels_fwd.iter().zip(&key.tunnels).all(|(hop, t)| *t == Some(TunnelKey::of(hop)))
+            && flow.tunnels_fwd.iter().zip(&key.tunnels).all(|(hop, t)| same_end(t, hop))
     }
 
     fn from_parts<'a>(inner: Tuple, hops: impl Iterator<Item = &'a TunnelHop>) -> Self {
@@ -170,8 +188,9 @@ fn count(flow: &mut Flow, ts: Timestamp, packet: &Decoded, inner: Tuple, frame_l
 
 /// Flows a table lists by default: a capture of millions of one-packet
 /// flows (a SYN flood, a scan) stops adding to the index (8 bytes a flow
-/// in memory, see [`crate::spill::index`]) and the temporary file (about 0.2 KB a
-/// flow, see [`crate::spill::store`]) here, its other packets counted past the limit.
+/// in memory, [`crate::spill::index`]) and to the temporary file (about
+/// 0.2 KB a flow, [`crate::spill::store`]) here, its other packets counted
+/// past the limit.
 pub const DEFAULT_MAX_FLOWS: usize = 1 << 20;
 
 /// Packets (and their bytes on the wire) that belonged to flows past the
@@ -524,6 +543,43 @@ mod tests {
         count_all(&mut t);
         assert_eq!(t.len(), 100, "packets after finish_counting found their flows");
         assert!(t.to_vec().iter().all(|f| f.packets == [2, 0]));
+    }
+
+    #[test]
+    fn a_key_is_of_a_flow_exactly_when_the_flow_would_make_it() {
+        use crate::generate::frames::{vxlan, Outer};
+        let cfg = DecodeConfig::default();
+        let mut frames = Vec::new();
+        for (a, b, sp, dp) in [([10, 0, 0, 1], [10, 0, 0, 2], 1000, 53), ([10, 0, 0, 2], [10, 0, 0, 1], 53, 1000)] {
+            let plain = udp(a, b, sp, dp, b"q");
+            let (low, high) = ([192, 168, 0, 1], [192, 168, 0, 2]);
+            // The tunnel of VNI 4097 is first seen from its higher end.
+            for (vni, ends) in [(4096, [(low, high), (high, low)]), (4097, [(high, low), (low, high)])] {
+                for (src, dst) in ends {
+                    let outer = Outer { src_mac: [1; 6], dst_mac: [2; 6], src, dst, ip_id: 1, src_port: 40000, vni };
+                    frames.push(vxlan(&outer, &plain).unwrap());
+                }
+            }
+            frames.push(udp(a, b, sp, dp + 1, b"q"));
+            frames.push(plain);
+        }
+        let decoded: Vec<_> = frames.iter().map(|f| decode(LinkType::ETHERNET, f, &cfg)).collect();
+        let mut t = FlowTable::new();
+        for (n, d) in decoded.iter().enumerate() {
+            t.observe(Timestamp(n as i64), (0, 0), d, 100, None);
+        }
+        let flows = t.to_vec();
+        // One per VNI (either direction, either end of the tunnel first),
+        // the plain conversation, and two one-way plain flows.
+        assert_eq!(flows.len(), 5);
+        for d in &decoded {
+            let key = HashedKey::of(d, d.inner.unwrap());
+            let owners = flows.iter().filter(|f| key.is_of(f)).count();
+            assert_eq!(owners, 1, "{:?}", key.key);
+            for f in &flows {
+                assert_eq!(key.is_of(f), HashedKey::of_flow(f).key == key.key, "{:?} and flow {}", key.key, f.id);
+            }
+        }
     }
 
     #[test]

@@ -25,7 +25,7 @@ use crate::trace::summary::{Drop, Rewrite};
 pub use rows::Rows;
 pub use values::{Address, Endpoint, ProtoName};
 
-/// The report's flows: see [`rows`].
+/// The report's long lists, their rows made as they are written: see [`rows`].
 pub type FlowRows = Rows<Flow, FlowRow>;
 pub type NatRows = Rows<Rewrite, RewriteRow>;
 pub type DropRows = Rows<Drop, DropRow>;

@@ -55,7 +55,9 @@ pub struct ChunkStore<T> {
     /// Numbers of the chunks in memory.
     in_memory: Vec<usize>,
     len: usize,
-    chunk_len: usize,
+    /// Items per chunk, a power of two: item `i` is in chunk
+    /// `i >> chunk_shift`, the look-up every packet makes.
+    chunk_shift: u32,
     /// Chunks kept in memory at most; 0 for all of them.
     budget: usize,
     clock: u64,
@@ -88,15 +90,15 @@ impl<T: Spill> ChunkStore<T> {
         Self::with_chunks(CHUNK_LEN, in_memory.div_ceil(CHUNK_LEN))
     }
 
-    /// A store of chunks of `chunk_len` items that keeps `budget` chunks
-    /// in memory (0: all): [`new`](Self::new) with other chunks, for tests
-    /// that want many of them.
+    /// A store of chunks of `chunk_len` items (rounded up to a power of
+    /// two) that keeps `budget` chunks in memory (0: all):
+    /// [`new`](Self::new) with other chunks, for tests that want many.
     pub fn with_chunks(chunk_len: usize, budget: usize) -> Self {
         ChunkStore {
             chunks: Vec::new(),
             in_memory: Vec::new(),
             len: 0,
-            chunk_len,
+            chunk_shift: chunk_len.max(1).next_power_of_two().trailing_zeros(),
             budget,
             clock: 0,
             window_start: 0,
@@ -123,10 +125,10 @@ impl<T: Spill> ChunkStore<T> {
     }
 
     pub fn push(&mut self, item: T) {
-        if self.len % self.chunk_len == 0 {
+        if self.len.trailing_zeros() >= self.chunk_shift {
             self.make_room();
             self.in_memory.push(self.chunks.len());
-            let items = Vec::with_capacity(self.chunk_len);
+            let items = Vec::with_capacity(self.chunk_len());
             self.chunks.push(Chunk::InMemory { items, used: self.clock, slot: None });
         }
         // The last chunk is never written out (see `make_room`).
@@ -137,20 +139,18 @@ impl<T: Spill> ChunkStore<T> {
     }
 
     /// Item `i` (`i < len`), read back from the file if it was there.
+    #[inline]
     pub fn get_mut(&mut self, i: usize) -> &mut T {
-        let k = i / self.chunk_len;
+        let k = i >> self.chunk_shift;
         self.clock += 1;
-        if self.clock - self.window_start >= WINDOW_LOOKUPS {
-            self.window_start = self.clock;
-            self.window_reads = 0;
-        }
         if matches!(self.chunks[k], Chunk::Written { .. }) {
-            self.read_back(k);
+            self.read_back_looked_up(k);
         }
+        let at = i & (self.chunk_len() - 1);
         match &mut self.chunks[k] {
             Chunk::InMemory { items, used, .. } => {
                 *used = self.clock;
-                &mut items[i % self.chunk_len]
+                &mut items[at]
             }
             Chunk::Written { .. } => unreachable!("chunk {k} was just read back"),
         }
@@ -159,22 +159,22 @@ impl<T: Spill> ChunkStore<T> {
     /// Item `i` if it is in memory: for prefetching, which must not read
     /// the file.
     pub fn in_memory(&self, i: usize) -> Option<&T> {
-        match self.chunks.get(i / self.chunk_len)? {
-            Chunk::InMemory { items, .. } => items.get(i % self.chunk_len),
+        match self.chunks.get(i >> self.chunk_shift)? {
+            Chunk::InMemory { items, .. } => items.get(i & (self.chunk_len() - 1)),
             Chunk::Written { .. } => None,
         }
     }
 
     /// Items in each chunk but the last.
     pub fn chunk_len(&self) -> usize {
-        self.chunk_len
+        1 << self.chunk_shift
     }
 
     pub fn chunk_count(&self) -> usize {
         self.chunks.len()
     }
 
-    /// The items of chunk `k` (`k * CHUNK_LEN ..`), in order: borrowed if
+    /// The items of chunk `k` (`k * chunk_len ..`), in order: borrowed if
     /// in memory, read from the file otherwise (and not kept).
     pub fn chunk(&self, k: usize) -> Cow<'_, [T]>
     where
@@ -220,14 +220,25 @@ impl<T: Spill> ChunkStore<T> {
         }
     }
 
-    fn read_back(&mut self, k: usize) {
+    /// Reads back chunk `k` for a look-up. When look-ups do that often,
+    /// what is still going on does not fit the budget, and reading it back
+    /// over and over would cost more than the memory saved.
+    #[cold]
+    #[inline(never)]
+    fn read_back_looked_up(&mut self, k: usize) {
+        if self.clock - self.window_start >= WINDOW_LOOKUPS {
+            self.window_start = self.clock;
+            self.window_reads = 0;
+        }
         self.window_reads += 1;
         if self.window_reads > WINDOW_READS && self.budget != 0 {
-            // The going flows do not fit: reading them back over and over
-            // would cost more than the memory saved.
             self.budget *= 2;
             self.window_reads = 0;
         }
+        self.read_back(k);
+    }
+
+    fn read_back(&mut self, k: usize) {
         self.make_room();
         let Chunk::Written { slot, len } = self.chunks[k] else { return };
         let items = self.read(slot, len);
@@ -323,7 +334,7 @@ impl<T: Spill> ChunkStore<T> {
             &owned
         };
         let mut reader = Reader::new(bytes);
-        let mut items = Vec::with_capacity(self.chunk_len);
+        let mut items = Vec::with_capacity(self.chunk_len());
         while !reader.is_empty() {
             match T::read(&mut reader) {
                 Some(item) => items.push(item),
@@ -413,6 +424,15 @@ mod tests {
             }
         }
         assert!(store.budget >= 16, "budget {}", store.budget);
+    }
+
+    #[test]
+    fn changing_every_item_keeps_the_budget() {
+        let mut store = ChunkStore::with_chunks(2, 2);
+        (0..100).for_each(|i| store.push(item(i)));
+        store.update_all(|i| i.n += 1000);
+        assert_eq!((store.budget, store.in_memory.len() <= 2), (2, true));
+        assert_eq!(all(&store).iter().map(|i| i.n).collect::<Vec<_>>(), (1000..1100).collect::<Vec<_>>());
     }
 
     #[test]
