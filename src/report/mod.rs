@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use crate::analyze::Analysis;
 use crate::flow::Flow;
-use crate::packet::{TunnelHop, Tuple};
+use crate::packet::{Proto, TunnelHop, Tuple};
 use crate::time::Timestamp;
 use crate::trace::summary::{Drop, Rewrite};
 pub use rows::Rows;
@@ -89,8 +89,17 @@ pub struct Report {
     pub health: HealthRow,
 }
 
+/// "0xFFFF880A4600B370": lower-case prefix, upper-case digits, as
+/// Windows tools print pointers.
 fn nbl_text(nbl: Option<u64>) -> Option<String> {
-    nbl.map(|p| format!("{p:#018X}").replacen("0X", "0x", 1))
+    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+    let p = nbl?;
+    let mut text = String::with_capacity(18);
+    text.push_str("0x");
+    for shift in (0..16).rev() {
+        text.push(DIGITS[(p >> (4 * shift)) as usize & 0xF] as char);
+    }
+    Some(text)
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -233,8 +242,18 @@ pub struct TupleRow {
 /// "10.0.0.1:5 -> 10.0.0.2:80 TCP", as tables and timelines write a tuple.
 impl std::fmt::Display for TupleRow {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let proto = self.proto.to_string().to_uppercase();
-        write!(f, "{} -> {} {proto}", Endpoint(self.src, self.src_port), Endpoint(self.dst, self.dst_port))
+        let (src, dst) = (Endpoint(self.src, self.src_port), Endpoint(self.dst, self.dst_port));
+        // The protocol's name in capitals, without making two strings a
+        // tuple: a report writes hundreds of thousands.
+        let proto = match self.proto.0 {
+            Proto::Tcp => "TCP",
+            Proto::Udp => "UDP",
+            Proto::Icmp => "ICMP",
+            Proto::Icmpv6 => "ICMPV6",
+            Proto::Arp => "ARP",
+            Proto::Ip(n) => return write!(f, "{src} -> {dst} {n}"),
+        };
+        write!(f, "{src} -> {dst} {proto}")
     }
 }
 
@@ -423,6 +442,14 @@ mod tests {
     use crate::analyze::{analyze_with, AnalyzeOptions};
     use crate::capture::Capture;
     use crate::generate::mix::{self, MixOptions};
+
+    #[test]
+    fn nbl_text_is_the_pointer_windows_prints() {
+        for p in [0, 1, 0xFFFF_880A_4600_B370, u64::MAX, 0x00AB_CDEF_0123_4567] {
+            assert_eq!(nbl_text(Some(p)), Some(format!("{p:#018X}").replacen("0X", "0x", 1)));
+        }
+        assert_eq!(nbl_text(None), None);
+    }
 
     #[test]
     fn rows_made_as_they_are_written_are_the_same_rows() {
