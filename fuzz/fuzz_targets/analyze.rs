@@ -8,9 +8,12 @@ use overlay_trace::capture::Capture;
 use overlay_trace::report::Report;
 
 fuzz_target!(|data: &[u8]| {
-    let a = analyze_with(&[Path::new("fuzz").to_path_buf()], &AnalyzeOptions::default(), |p| {
+    // One chunk of each list in memory, and the report's rows made from
+    // the stores, as the command line does.
+    let opts = AnalyzeOptions { in_memory: 1, ..AnalyzeOptions::default() };
+    let mut a = analyze_with(&[Path::new("fuzz").to_path_buf()], &opts, |p| {
         Capture::from_reader(p, Box::new(std::io::Cursor::new(data.to_vec())))
     });
-    let r = Report::from_analysis(&a);
+    let r = Report::from_analysis_taking_lists(&mut a);
     let _ = overlay_trace::report::json::render(&r);
 });
