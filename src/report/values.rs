@@ -180,7 +180,7 @@ mod tests {
         let mut x: u64 = 7;
         for _ in 0..20_000 {
             x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            let (ip, port) = (std::net::Ipv4Addr::from((x >> 32) as u32 >> (x % 25)), (x >> 7) as u16 >> (x % 17));
+            let (ip, port) = (std::net::Ipv4Addr::from((x >> 32) as u32 >> (x % 25)), (x >> 7) as u16 >> (x % 16));
             let a = Address(IpAddr::V4(ip));
             assert_eq!(a.to_string(), ip.to_string());
             assert_eq!(format!("{a:>17}|{a:<16}|"), format!("{ip:>17}|{ip:<16}|"));
