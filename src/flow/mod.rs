@@ -399,11 +399,6 @@ impl FlowTable {
         Some(idx)
     }
 
-    /// A table that lists at most `max_flows` flows (0: no limit).
-    pub fn with_max_flows(max_flows: usize) -> Self {
-        FlowTable { max_flows, ..Self::new() }
-    }
-
     /// A table that lists at most `max_flows` flows (0: no limit) and
     /// keeps about `in_memory` of them in memory (0: all), the rest in a
     /// temporary file ([`crate::spill`]).
@@ -447,8 +442,9 @@ impl FlowTable {
         self.index.prefetch_slot(key.hash);
     }
 
-    /// Starts loading the key and the flow a packet with `key` will most
-    /// likely be counted in, a few packets before it is.
+    /// Starts loading the flow a packet with `key` will most likely be
+    /// counted in (and compared with: the flow holds its key), a few
+    /// packets before it is; not if the flow is in the temporary file.
     pub fn prefetch_flow(&self, key: &HashedKey) {
         if let Some(flow) = self.index.likely(key.hash).and_then(|i| self.flows.in_memory(i)) {
             crate::prefetch::object(flow);
@@ -460,12 +456,6 @@ impl FlowTable {
     pub fn take_flows(&mut self) -> FlowStore {
         self.index = TagIndex::new();
         std::mem::take(&mut self.flows)
-    }
-
-    /// Flows in the order their first packet arrived (ids count from 1),
-    /// each chunk in memory in turn.
-    pub fn for_each_flow(&self, f: impl FnMut(&Flow)) {
-        self.flows.for_each(f)
     }
 
     /// Every flow, in order, in memory at once: for tests and small
