@@ -107,21 +107,29 @@ impl<S: Stored, R: Row<S>> RowsByNumber<'_, S, R> {
     pub fn with<T>(&self, i: usize, f: impl FnOnce(&R) -> T) -> T {
         let k = i / self.rows.chunk_len();
         let at = i % self.rows.chunk_len();
-        if let Rows::Made(rows) = self.rows {
-            return f(&rows[i]);
-        }
-        let chunk = {
-            let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
-            match recent.iter().position(|(n, _)| *n == k) {
-                Some(p) => recent[p].1.clone(),
-                None => {
-                    let made = Arc::new(self.rows.chunk(k).into_owned());
+        let store = match self.rows {
+            Rows::Made(rows) => return f(&rows[i]),
+            Rows::Stored(store) => store,
+        };
+        let lock = || self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        let cached = lock().iter().find(|(n, _)| *n == k).map(|(_, rows)| rows.clone());
+        let chunk = match cached {
+            Some(rows) => rows,
+            None => {
+                // Made with no lock held and on this thread alone: the
+                // caller is a rayon task, and a task that waited here for
+                // a pool could be handed another row of this table, whose
+                // look-up would then wait for this one's lock. Two threads
+                // may make the same chunk at once; both are the same rows.
+                let made: Arc<Vec<R>> = Arc::new(store.chunk(k).iter().map(R::from).collect());
+                let mut recent = lock();
+                if !recent.iter().any(|(n, _)| *n == k) {
                     if recent.len() == RECENT_CHUNKS {
                         recent.remove(0);
                     }
                     recent.push((k, made.clone()));
-                    made
                 }
+                made
             }
         };
         f(&chunk[at])
