@@ -7,7 +7,7 @@ pub mod tcp;
 use std::net::IpAddr;
 
 use crate::packet::{Decoded, TunnelHop, TunnelKind, Tuple, MAX_TUNNEL_DEPTH};
-use crate::spill::{index, ChunkStore, TagIndex};
+use crate::spill::{ChunkStore, TagIndex};
 use crate::time::Timestamp;
 
 /// Where the flows are kept: see [`crate::spill`].
@@ -368,35 +368,34 @@ impl FlowTable {
         if self.index.len() < self.flows.len() {
             self.reindex();
         }
-        let room = (self.max_flows == 0 || self.flows.len() < self.max_flows) && self.flows.len() < index::MAX_KEYS;
-        let flows = &mut self.flows;
-        let (idx, new) = match self.index.find(key.hash, |n| key.is_of(flows.get_mut(n))) {
-            Ok(idx) => (idx, false),
-            Err(vacant) if room => (self.index.insert(vacant, key.hash), true),
-            Err(_) => {
-                self.beyond_limit.packets += 1;
-                self.beyond_limit.bytes += frame_len as u64;
-                return None;
-            }
-        };
-        if new {
-            self.flows.push(Flow {
-                id: idx as u64 + 1,
-                fwd: inner,
-                tunnels_fwd: packet.tunnels().copied().collect(),
-                tunnels_rev: None,
-                packets: [0; 2],
-                bytes: [0; 2],
-                inner_ip_bytes: [0; 2],
-                first_seen: ts,
-                last_seen: ts,
-                tcp: packet.tcp.map(|_| TcpTracker::new()),
-                sightings: 0,
-                recent: None,
-                recent_next: 0,
-            });
+        let room = self.max_flows == 0 || self.flows.len() < self.max_flows;
+        let found = self.index.find_or_push(
+            &mut self.flows,
+            key.hash,
+            |flow| key.is_of(flow),
+            |n| {
+                room.then(|| Flow {
+                    id: n as u64 + 1,
+                    fwd: inner,
+                    tunnels_fwd: packet.tunnels().copied().collect(),
+                    tunnels_rev: None,
+                    packets: [0; 2],
+                    bytes: [0; 2],
+                    inner_ip_bytes: [0; 2],
+                    first_seen: ts,
+                    last_seen: ts,
+                    tcp: packet.tcp.map(|_| TcpTracker::new()),
+                    sightings: 0,
+                    recent: None,
+                    recent_next: 0,
+                })
+            },
+        );
+        if found.is_none() {
+            self.beyond_limit.packets += 1;
+            self.beyond_limit.bytes += frame_len as u64;
         }
-        Some(idx)
+        found
     }
 
     /// A table that lists at most `max_flows` flows (0: no limit) and
@@ -458,10 +457,9 @@ impl FlowTable {
         std::mem::take(&mut self.flows)
     }
 
-    /// Every flow, in order, in memory at once: for tests and small
-    /// captures.
-    pub fn to_vec(&self) -> Vec<Flow> {
-        self.flows.to_vec()
+    /// Where the flows are: in first-seen order, ids counting from 1.
+    pub fn store(&self) -> &FlowStore {
+        &self.flows
     }
 
     pub fn len(&self) -> usize {
@@ -495,7 +493,7 @@ mod tests {
         t.observe(Timestamp(1), (0, 0), &decode(LinkType::ETHERNET, &a, &cfg), a.len() as u32, None);
         t.observe(Timestamp(2), (0, 0), &decode(LinkType::ETHERNET, &b, &cfg), b.len() as u32, None);
         assert_eq!(t.len(), 1);
-        let flows = t.to_vec();
+        let flows = t.store().to_vec();
         let f = &flows[0];
         assert_eq!(f.packets, [1, 1]);
         assert_eq!(f.bytes, [a.len() as u64, b.len() as u64]);
@@ -532,7 +530,7 @@ mod tests {
         t.finish_counting();
         count_all(&mut t);
         assert_eq!(t.len(), 100, "packets after finish_counting found their flows");
-        assert!(t.to_vec().iter().all(|f| f.packets == [2, 0]));
+        assert!(t.store().to_vec().iter().all(|f| f.packets == [2, 0]));
     }
 
     #[test]
@@ -558,7 +556,7 @@ mod tests {
         for (n, d) in decoded.iter().enumerate() {
             t.observe(Timestamp(n as i64), (0, 0), d, 100, None);
         }
-        let flows = t.to_vec();
+        let flows = t.store().to_vec();
         // One per VNI (either direction, either end of the tunnel first),
         // the plain conversation, and two one-way plain flows.
         assert_eq!(flows.len(), 5);
@@ -582,7 +580,7 @@ mod tests {
         t.observe(Timestamp(5), (0, 1), &d, 60, None);
         // The same bytes again at the first point are a second packet.
         t.observe(Timestamp(9), (0, 0), &d, 60, None);
-        let flows = t.to_vec();
+        let flows = t.store().to_vec();
         let f = &flows[0];
         assert_eq!((f.packets[0], f.sightings), (2, 3));
     }

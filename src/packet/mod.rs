@@ -17,7 +17,7 @@ use etherparse::{EtherType, LaxNetSlice, LaxSlicedPacket, TransportSlice};
 use crate::event::LinkType;
 pub use link::{L3Start, LinkError};
 pub use tunnel::{Next, TunnelKind};
-pub use tuple::{Proto, Tuple};
+pub use tuple::{Endpoint, Proto, Tuple, TupleText};
 
 /// VXLAN in VXLAN in VXLAN is the deepest nesting seen in real captures;
 /// one more level leaves room without letting a crafted packet loop.

@@ -72,11 +72,93 @@ impl Tuple {
     }
 }
 
-fn endpoint(f: &mut fmt::Formatter<'_>, addr: IpAddr, port: Option<u16>) -> fmt::Result {
-    match (addr, port) {
-        (IpAddr::V6(a), Some(p)) => write!(f, "[{a}]:{p}"),
-        (a, Some(p)) => write!(f, "{a}:{p}"),
-        (a, None) => write!(f, "{a}"),
+/// An address and its port as text: "10.0.0.1:80", "[fe80::1]:80", or
+/// the bare address when there is no port.
+pub struct Endpoint(pub IpAddr, pub Option<u16>);
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.0, self.1) {
+            (IpAddr::V4(a), port) => {
+                let mut text = Text::default();
+                text.ipv4(a);
+                if let Some(p) = port {
+                    text.push(b':');
+                    text.number(p);
+                }
+                f.pad(text.as_str())
+            }
+            (IpAddr::V6(a), Some(p)) => write!(f, "[{a}]:{p}"),
+            (IpAddr::V6(a), None) => fmt::Display::fmt(&a, f),
+        }
+    }
+}
+
+/// An IPv4 endpoint's text, made without the formatting machinery, which
+/// std's Display goes through once an octet: a report of a long capture
+/// writes every address twice (once to measure a table's columns).
+#[derive(Default)]
+struct Text {
+    bytes: [u8; 21],
+    len: usize,
+}
+
+impl Text {
+    fn push(&mut self, b: u8) {
+        self.bytes[self.len] = b;
+        self.len += 1;
+    }
+
+    fn number(&mut self, mut n: u16) {
+        let mut digits = [0u8; 5];
+        let mut start = digits.len();
+        loop {
+            start -= 1;
+            digits[start] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        digits[start..].iter().for_each(|&d| self.push(d));
+    }
+
+    fn ipv4(&mut self, a: std::net::Ipv4Addr) {
+        for (i, octet) in a.octets().into_iter().enumerate() {
+            if i > 0 {
+                self.push(b'.');
+            }
+            self.number(octet as u16);
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        // Only ASCII digits, dots and colons are ever pushed.
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default()
+    }
+}
+
+/// A tuple as tables, timelines and messages write it:
+/// "10.0.0.1:5 -> 10.0.0.2:80 TCP".
+pub struct TupleText {
+    pub src: Endpoint,
+    pub dst: Endpoint,
+    pub proto: Proto,
+}
+
+impl fmt::Display for TupleText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The protocol's name in capitals, without making two strings a
+        // tuple: a report writes hundreds of thousands.
+        let proto = match self.proto {
+            Proto::Tcp => "TCP",
+            Proto::Udp => "UDP",
+            Proto::Icmp => "ICMP",
+            Proto::Icmpv6 => "ICMPV6",
+            Proto::Arp => "ARP",
+            Proto::Ip(n) => return write!(f, "{} -> {} {n}", self.src, self.dst),
+        };
+        write!(f, "{} -> {} {proto}", self.src, self.dst)
     }
 }
 
@@ -96,10 +178,8 @@ impl fmt::Display for Proto {
 
 impl fmt::Display for Tuple {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        endpoint(f, self.src, self.src_port())?;
-        f.write_str(" -> ")?;
-        endpoint(f, self.dst, self.dst_port())?;
-        write!(f, " {}", self.proto.name().to_uppercase())
+        let (src, dst) = (Endpoint(self.src, self.src_port()), Endpoint(self.dst, self.dst_port()));
+        TupleText { src, dst, proto: self.proto }.fmt(f)
     }
 }
 

@@ -14,16 +14,16 @@ pub mod values;
 
 use std::str::FromStr;
 
-use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::analyze::Analysis;
 use crate::flow::Flow;
-use crate::packet::{Proto, TunnelHop, Tuple};
+pub use crate::packet::Endpoint;
+use crate::packet::{TunnelHop, Tuple, TupleText};
 use crate::time::Timestamp;
 use crate::trace::summary::{Drop, Rewrite};
 pub use rows::Rows;
-pub use values::{Address, Endpoint, ProtoName};
+pub use values::{Address, ProtoName};
 
 /// The report's long lists, their rows made as they are written: see [`rows`].
 pub type FlowRows = Rows<Flow, FlowRow>;
@@ -242,18 +242,8 @@ pub struct TupleRow {
 /// "10.0.0.1:5 -> 10.0.0.2:80 TCP", as tables and timelines write a tuple.
 impl std::fmt::Display for TupleRow {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let (src, dst) = (Endpoint(self.src, self.src_port), Endpoint(self.dst, self.dst_port));
-        // The protocol's name in capitals, without making two strings a
-        // tuple: a report writes hundreds of thousands.
-        let proto = match self.proto.0 {
-            Proto::Tcp => "TCP",
-            Proto::Udp => "UDP",
-            Proto::Icmp => "ICMP",
-            Proto::Icmpv6 => "ICMPV6",
-            Proto::Arp => "ARP",
-            Proto::Ip(n) => return write!(f, "{src} -> {dst} {n}"),
-        };
-        write!(f, "{src} -> {dst} {proto}")
+        let (src, dst) = (Endpoint(self.src.0, self.src_port), Endpoint(self.dst.0, self.dst_port));
+        TupleText { src, dst, proto: self.proto.0 }.fmt(f)
     }
 }
 
@@ -406,11 +396,10 @@ impl Report {
                     clock_offset_us: c.clock_offset_ns.map(|ns| ns as f64 / 1000.0),
                 })
                 .collect(),
-            // On every core: a capture can have hundreds of thousands.
-            flows: Rows::Made(a.flows.to_vec().par_iter().map(FlowRow::from).collect()),
+            flows: Rows::made_from(a.flows.store()),
             paths: path_rows(&a.paths),
-            nat: Rows::Made(a.paths.rewrites.to_vec().iter().map(RewriteRow::from).collect()),
-            drops: Rows::Made(a.paths.drops.to_vec().iter().map(DropRow::from).collect()),
+            nat: Rows::made_from(&a.paths.rewrites),
+            drops: Rows::made_from(&a.paths.drops),
             latency: a
                 .paths
                 .latency()

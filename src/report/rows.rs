@@ -38,7 +38,17 @@ impl<S, R> From<Vec<R>> for Rows<S, R> {
     }
 }
 
+/// The rows of `items`, on every core: a chunk is a thousand of them.
+fn rows_of<S: Stored, R: Row<S>>(items: &[S]) -> Vec<R> {
+    items.par_iter().map(R::from).collect()
+}
+
 impl<S: Stored, R: Row<S>> Rows<S, R> {
+    /// Every row of `store`, made now.
+    pub fn made_from(store: &ChunkStore<S>) -> Self {
+        Rows::Made((0..store.chunk_count()).flat_map(|k| rows_of(&store.chunk(k))).collect())
+    }
+
     pub fn len(&self) -> usize {
         match self {
             Rows::Made(rows) => rows.len(),
@@ -69,8 +79,7 @@ impl<S: Stored, R: Row<S>> Rows<S, R> {
                 let start = (k * CHUNK_LEN).min(rows.len());
                 Cow::Borrowed(&rows[start..rows.len().min(start + CHUNK_LEN)])
             }
-            // On every core: a chunk is a thousand of them.
-            Rows::Stored(store) => Cow::Owned(store.chunk(k).par_iter().map(R::from).collect()),
+            Rows::Stored(store) => Cow::Owned(rows_of(&store.chunk(k))),
         }
     }
 

@@ -67,8 +67,8 @@ fn outer_text(t: Option<&TunnelRow>) -> String {
     match t {
         Some(t) => format!(
             "{} -> {}",
-            Endpoint(t.outer_src, Some(t.outer_src_port)),
-            Endpoint(t.outer_dst, Some(t.outer_dst_port))
+            Endpoint(t.outer_src.0, Some(t.outer_src_port)),
+            Endpoint(t.outer_dst.0, Some(t.outer_dst_port))
         ),
         None => "-".into(),
     }
@@ -187,8 +187,8 @@ pub fn lazy_grid(report: &Report, section: Section) -> LazyGrid<'_> {
                         vec![
                             f.id.to_string(),
                             f.proto.to_string(),
-                            Endpoint(f.src, f.src_port).to_string(),
-                            Endpoint(f.dst, f.dst_port).to_string(),
+                            Endpoint(f.src.0, f.src_port).to_string(),
+                            Endpoint(f.dst.0, f.dst_port).to_string(),
                             tunnel_text(f),
                             outer,
                             format!("{} / {}", f.packets_fwd, f.packets_rev),

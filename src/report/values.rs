@@ -8,7 +8,7 @@ use std::net::IpAddr;
 
 use serde::{Serialize, Serializer};
 
-use crate::packet::Proto;
+use crate::packet::{Endpoint, Proto};
 
 /// Implements what lets a value stand where a string was: text output,
 /// serialization as a string, comparison with strings.
@@ -66,58 +66,7 @@ pub struct Address(pub IpAddr);
 
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            IpAddr::V4(a) => {
-                let mut text = Text::default();
-                text.ipv4(a);
-                f.pad(text.as_str())
-            }
-            IpAddr::V6(_) => fmt::Display::fmt(&self.0, f),
-        }
-    }
-}
-
-/// An IPv4 endpoint's text, made without the formatting machinery, which
-/// std's Display goes through once an octet: a report of a long capture
-/// writes every address twice (once to measure a table's columns).
-#[derive(Default)]
-struct Text {
-    bytes: [u8; 21],
-    len: usize,
-}
-
-impl Text {
-    fn push(&mut self, b: u8) {
-        self.bytes[self.len] = b;
-        self.len += 1;
-    }
-
-    fn number(&mut self, mut n: u16) {
-        let mut digits = [0u8; 5];
-        let mut start = digits.len();
-        loop {
-            start -= 1;
-            digits[start] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        digits[start..].iter().for_each(|&d| self.push(d));
-    }
-
-    fn ipv4(&mut self, a: std::net::Ipv4Addr) {
-        for (i, octet) in a.octets().into_iter().enumerate() {
-            if i > 0 {
-                self.push(b'.');
-            }
-            self.number(octet as u16);
-        }
-    }
-
-    fn as_str(&self) -> &str {
-        // Only ASCII digits, dots and colons are ever pushed.
-        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default()
+        fmt::Display::fmt(&Endpoint(self.0, None), f)
     }
 }
 
@@ -128,26 +77,6 @@ impl From<IpAddr> for Address {
 }
 
 shown_as_text!(Address);
-
-/// An address and its port as tables write them: "10.0.0.1:80",
-/// "[fe80::1]:80", or the bare address when there is no port.
-pub struct Endpoint(pub Address, pub Option<u16>);
-
-impl fmt::Display for Endpoint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (self.0 .0, self.1) {
-            (IpAddr::V4(a), Some(p)) => {
-                let mut text = Text::default();
-                text.ipv4(a);
-                text.push(b':');
-                text.number(p);
-                f.pad(text.as_str())
-            }
-            (IpAddr::V6(a), Some(p)) => write!(f, "[{a}]:{p}"),
-            (a, None) => write!(f, "{}", Address(a)),
-        }
-    }
-}
 
 /// A protocol, written as the report names it ("tcp", "udp", "icmp",
 /// "icmpv6", "arp", or the IP protocol number).
@@ -173,9 +102,9 @@ mod tests {
             assert_eq!(serde_json::to_string(&ProtoName(p)).unwrap(), serde_json::to_string(&p.name()).unwrap());
         }
         let v6: Address = Address("fe80::1".parse().unwrap());
-        assert_eq!(Endpoint(v6, Some(80)).to_string(), "[fe80::1]:80");
-        assert_eq!(Endpoint(v6, None).to_string(), "fe80::1");
-        assert_eq!(Endpoint(Address("10.0.0.1".parse().unwrap()), Some(80)).to_string(), "10.0.0.1:80");
+        assert_eq!(Endpoint(v6.0, Some(80)).to_string(), "[fe80::1]:80");
+        assert_eq!(Endpoint(v6.0, None).to_string(), "fe80::1");
+        assert_eq!(Endpoint("10.0.0.1".parse().unwrap(), Some(80)).to_string(), "10.0.0.1:80");
         // IPv4 is written by hand: the same text as std's, padding too.
         let mut x: u64 = 7;
         for _ in 0..20_000 {
@@ -184,7 +113,7 @@ mod tests {
             let a = Address(IpAddr::V4(ip));
             assert_eq!(a.to_string(), ip.to_string());
             assert_eq!(format!("{a:>17}|{a:<16}|"), format!("{ip:>17}|{ip:<16}|"));
-            assert_eq!(Endpoint(a, Some(port)).to_string(), format!("{ip}:{port}"));
+            assert_eq!(Endpoint(a.0, Some(port)).to_string(), format!("{ip}:{port}"));
         }
         for a in ["10.0.0.1", "fe80::1", "::ffff:10.1.2.3"] {
             let addr = Address(a.parse().unwrap());

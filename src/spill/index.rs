@@ -27,6 +27,8 @@ const INITIAL_SLOTS: usize = 64;
 /// a 32-bit tag.
 pub const MAX_KEYS: usize = (u32::MAX >> 1) as usize;
 
+use super::{ChunkStore, Spill};
+
 /// Where [`TagIndex::find`] would have found a key it did not find.
 #[derive(Debug, Clone, Copy)]
 pub struct Vacant {
@@ -90,6 +92,29 @@ impl TagIndex {
                 return Ok(slot.number as usize);
             }
             at = (at + 1) & mask;
+        }
+    }
+
+    /// The number of the item of `store` whose key has `hash` and for
+    /// which `is_key` holds; if there is none, `make(number)` makes it and
+    /// it is pushed to `store` under the next number. `None` when `make`
+    /// declines (no room) or the index is full. The index numbers exactly
+    /// the items of `store`, in order.
+    pub fn find_or_push<T: Spill>(
+        &mut self,
+        store: &mut ChunkStore<T>,
+        hash: u64,
+        is_key: impl Fn(&T) -> bool,
+        make: impl FnOnce(usize) -> Option<T>,
+    ) -> Option<usize> {
+        debug_assert_eq!(self.len, store.len(), "the index numbers the store's items");
+        match self.find(hash, |n| is_key(store.get_mut(n))) {
+            Ok(n) => Some(n),
+            Err(_) if store.len() >= MAX_KEYS => None,
+            Err(vacant) => {
+                store.push(make(store.len())?);
+                Some(self.insert(vacant, hash))
+            }
         }
     }
 

@@ -7,7 +7,7 @@ use rustc_hash::FxHashMap;
 
 use super::path::{HopKind, PacketPath};
 use crate::packet::Tuple;
-use crate::spill::{index, ChunkStore, Reader, Spill, TagIndex, Writer};
+use crate::spill::{ChunkStore, Reader, Spill, TagIndex, Writer};
 use crate::time::Timestamp;
 
 /// Paths listed in a report at most; the rest are counted.
@@ -291,20 +291,13 @@ impl Summary {
     fn rewrite(&mut self, before: Tuple, after: Tuple, point: String) -> Option<&mut Rewrite> {
         use std::hash::BuildHasher;
         let hash = rustc_hash::FxBuildHasher.hash_one((&before, &after, point.as_str()));
-        let rewrites = &mut self.rewrites;
-        let found = self.rewrite_index.find(hash, |n| {
-            let r = rewrites.get_mut(n);
-            r.before == before && r.after == after && r.point == point
-        });
-        let n = match found {
-            Ok(n) => n,
-            Err(_) if rewrites.len() >= index::MAX_KEYS => return None,
-            Err(vacant) => {
-                rewrites.push(Rewrite { before, after, point, packets: 0, flow_ids: Vec::new() });
-                self.rewrite_index.insert(vacant, hash)
-            }
-        };
-        Some(rewrites.get_mut(n))
+        let n = self.rewrite_index.find_or_push(
+            &mut self.rewrites,
+            hash,
+            |r| r.before == before && r.after == after && r.point == point,
+            |_| Some(Rewrite { before, after, point: point.clone(), packets: 0, flow_ids: Vec::new() }),
+        )?;
+        Some(self.rewrites.get_mut(n))
     }
 
     /// Takes out the NAT mappings and the drops, leaving none.

@@ -339,7 +339,7 @@ fn vxlan_decap_analyzed() {
         Capture::from_reader(p, Box::new(Cursor::new(bytes.clone())))
     });
     assert!(!analysis.has_damage(), "{:?}", analysis.health.warnings());
-    let flows = analysis.flows.to_vec();
+    let flows = analysis.flows.store().to_vec();
     let tunneled =
         flows.iter().find(|f| !f.tunnels_fwd.is_empty()).unwrap_or_else(|| panic!("no tunneled flow in {flows:?}"));
     assert_eq!(tunneled.fwd.proto, Proto::Icmp);
