@@ -11,17 +11,14 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use super::hash::{self, IpFacts};
 use super::{unwrap_tunnel, DecodeConfig, Decoded, L3Start, Proto, TcpFlags, TcpSegment, Tuple, Unwrapped};
 
 const ETHERNET_LEN: usize = 14;
 const VLAN_TAG_LEN: usize = 4;
 
-/// Decodes `start` when it is the common case; `None` otherwise. Only
-/// without sighting hashes (those are computed by the general decoder).
+/// Decodes `start` when it is the common case; `None` otherwise.
 pub(super) fn decode(mut start: L3Start<'_>, cfg: &DecodeConfig, out: &mut Decoded) -> Option<()> {
-    if cfg.hashes {
-        return None;
-    }
     loop {
         let ip = match start {
             L3Start::Ethernet(frame) => ethernet_payload(frame)?,
@@ -29,8 +26,12 @@ pub(super) fn decode(mut start: L3Start<'_>, cfg: &DecodeConfig, out: &mut Decod
             L3Start::EtherType(0x0800 | 0x86DD, packet) => packet,
             L3Start::EtherType(..) => return None,
         };
-        let (src, dst, proto, ip_len, payload) = ip_header(ip)?;
+        let IpHeader { src, dst, proto, ip_len, payload, facts } = ip_header(ip)?;
         out.inner_ip_len = ip_len;
+        if cfg.hashes {
+            out.fingerprint = hash::fingerprint(facts, proto, payload);
+            out.invariant = hash::invariant(if src.is_ipv6() { 6 } else { 4 }, proto, payload);
+        }
         let mut tuple = Tuple { proto: Proto::from_ip_number(proto), src, dst, src_port: 0, dst_port: 0 };
         match proto {
             6 => {
@@ -96,10 +97,21 @@ fn ethernet_payload(frame: &[u8]) -> Option<&[u8]> {
     }
 }
 
-/// (source, destination, protocol, IP length by its header, payload) of an
-/// unfragmented IPv4 packet or an IPv6 packet without extension headers,
-/// whose length field fits the bytes there are.
-fn ip_header(ip: &[u8]) -> Option<(IpAddr, IpAddr, u8, u32, &[u8])> {
+/// What decoding takes from an IP header.
+struct IpHeader<'a> {
+    src: IpAddr,
+    dst: IpAddr,
+    proto: u8,
+    /// The packet's length by its header.
+    ip_len: u32,
+    payload: &'a [u8],
+    /// What the fingerprint takes of the header.
+    facts: IpFacts,
+}
+
+/// The header of an unfragmented IPv4 packet or an IPv6 packet without
+/// extension headers, whose length field fits the bytes there are.
+fn ip_header(ip: &[u8]) -> Option<IpHeader<'_>> {
     match ip.first()? >> 4 {
         4 => {
             let h = ip.get(..20)?;
@@ -111,7 +123,16 @@ fn ip_header(ip: &[u8]) -> Option<(IpAddr, IpAddr, u8, u32, &[u8])> {
             }
             let src = Ipv4Addr::new(h[12], h[13], h[14], h[15]);
             let dst = Ipv4Addr::new(h[16], h[17], h[18], h[19]);
-            Some((src.into(), dst.into(), h[9], total_len as u32, &ip[header_len..total_len]))
+            let facts =
+                IpFacts::V4 { id: u16::from_be_bytes([h[4], h[5]]), total_len: total_len as u16, protocol: h[9] };
+            Some(IpHeader {
+                src: src.into(),
+                dst: dst.into(),
+                proto: h[9],
+                ip_len: total_len as u32,
+                payload: &ip[header_len..total_len],
+                facts,
+            })
         }
         6 => {
             let h = ip.get(..40)?;
@@ -122,7 +143,15 @@ fn ip_header(ip: &[u8]) -> Option<(IpAddr, IpAddr, u8, u32, &[u8])> {
             }
             let src = Ipv6Addr::from(<[u8; 16]>::try_from(&h[8..24]).ok()?);
             let dst = Ipv6Addr::from(<[u8; 16]>::try_from(&h[24..40]).ok()?);
-            Some((src.into(), dst.into(), next_header, 40 + payload_len as u32, &ip[40..40 + payload_len]))
+            let facts = IpFacts::V6 { payload_len: payload_len as u16, next_header };
+            Some(IpHeader {
+                src: src.into(),
+                dst: dst.into(),
+                proto: next_header,
+                ip_len: 40 + payload_len as u32,
+                payload: &ip[40..40 + payload_len],
+                facts,
+            })
         }
         _ => None,
     }

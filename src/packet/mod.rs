@@ -6,6 +6,7 @@
 //! not know and unwraps UDP tunnels, up to [`MAX_TUNNEL_DEPTH`] deep.
 
 mod fast;
+pub mod hash;
 pub mod link;
 pub mod tunnel;
 pub mod tuple;
@@ -213,21 +214,22 @@ fn decode_from(mut start: L3Start<'_>, cfg: &DecodeConfig, out: &mut Decoded) {
                 return;
             }
         };
-        let (src, dst, ip_payload) = match &pkt.net {
+        let (src, dst, ip_payload, facts) = match &pkt.net {
             Some(LaxNetSlice::Ipv4(ip)) => {
                 let h = ip.header();
-                (IpAddr::V4(h.source_addr()), IpAddr::V4(h.destination_addr()), ip.payload())
+                let facts =
+                    hash::IpFacts::V4 { id: h.identification(), total_len: h.total_len(), protocol: h.protocol().0 };
+                (IpAddr::V4(h.source_addr()), IpAddr::V4(h.destination_addr()), ip.payload(), facts)
             }
             Some(LaxNetSlice::Ipv6(ip)) => {
                 let h = ip.header();
-                (IpAddr::V6(h.source_addr()), IpAddr::V6(h.destination_addr()), ip.payload())
+                let facts =
+                    hash::IpFacts::V6 { payload_len: h.payload_length(), next_header: ip.payload().ip_number.0 };
+                (IpAddr::V6(h.source_addr()), IpAddr::V6(h.destination_addr()), ip.payload(), facts)
             }
             Some(LaxNetSlice::Arp(arp)) => {
                 if cfg.hashes {
-                    let mut h = Fnv::default();
-                    h.write(b"arp");
-                    h.write(arp.slice());
-                    out.invariant = h.finish();
+                    out.invariant = hash::arp_invariant(arp.slice());
                 }
                 out.inner = arp_tuple(arp.sender_protocol_addr(), arp.target_protocol_addr());
                 if out.inner.is_none() {
@@ -245,9 +247,9 @@ fn decode_from(mut start: L3Start<'_>, cfg: &DecodeConfig, out: &mut Decoded) {
         };
         let proto = Proto::from_ip_number(ip_payload.ip_number.0);
         if cfg.hashes {
-            out.fingerprint = fingerprint(&pkt, ip_payload.payload);
-            out.invariant =
-                invariant(ip_payload.ip_number.0, ip_payload.payload) ^ if src.is_ipv6() { 6 << 8 } else { 4 << 8 };
+            let ip_number = ip_payload.ip_number.0;
+            out.fingerprint = hash::fingerprint(facts, ip_number, ip_payload.payload);
+            out.invariant = hash::invariant(if src.is_ipv6() { 6 } else { 4 }, ip_number, ip_payload.payload);
         }
         out.inner_ip_len = match &pkt.net {
             Some(LaxNetSlice::Ipv4(ip)) => ip.header().total_len() as u32,
@@ -305,85 +307,6 @@ fn decode_from(mut start: L3Start<'_>, cfg: &DecodeConfig, out: &mut Decoded) {
         }
         out.inner = Some(tuple);
         return;
-    }
-}
-
-/// Bytes of the transport header and payload hashed for the fingerprint;
-/// enough to tell apart packets of one flow without hashing whole payloads.
-const FINGERPRINT_BYTES: usize = 96;
-
-fn fingerprint(pkt: &LaxSlicedPacket<'_>, transport: &[u8]) -> u64 {
-    let mut h = Fnv::default();
-    match &pkt.net {
-        Some(LaxNetSlice::Ipv4(ip)) => {
-            let hdr = ip.header();
-            h.write(&hdr.identification().to_be_bytes());
-            h.write(&hdr.total_len().to_be_bytes());
-            h.write(&[hdr.protocol().0]);
-        }
-        Some(LaxNetSlice::Ipv6(ip)) => {
-            let hdr = ip.header();
-            h.write(&hdr.payload_length().to_be_bytes());
-            h.write(&[ip.payload().ip_number.0]);
-        }
-        _ => {}
-    }
-    let bytes = &transport[..transport.len().min(FINGERPRINT_BYTES)];
-    // Leave out the checksum, which offload may fill in between two points.
-    let checksum_at = match pkt.net.as_ref().and_then(|n| n.ip_payload_ref()).map(|p| p.ip_number.0) {
-        Some(6) => 16,
-        Some(17) => 6,
-        Some(1) | Some(58) => 2,
-        _ => usize::MAX,
-    };
-    for (i, b) in bytes.iter().enumerate() {
-        if i != checksum_at && i != checksum_at.wrapping_add(1) {
-            h.write(&[*b]);
-        }
-    }
-    h.finish()
-}
-
-/// See [`Decoded::invariant`]. `transport` is the IP payload.
-fn invariant(ip_number: u8, transport: &[u8]) -> u64 {
-    let mut h = Fnv::default();
-    h.write(&[ip_number]);
-    h.write(&(transport.len() as u32).to_be_bytes());
-    // Byte ranges a NAT or the capture point may change: ports, checksums,
-    // ICMP echo identifiers.
-    let skip: &[(usize, usize)] = match ip_number {
-        6 => &[(0, 4), (16, 18)],
-        17 => &[(0, 4), (6, 8)],
-        1 | 58 => &[(2, 6)],
-        _ => &[],
-    };
-    let bytes = &transport[..transport.len().min(FINGERPRINT_BYTES)];
-    for (i, b) in bytes.iter().enumerate() {
-        if !skip.iter().any(|&(a, z)| i >= a && i < z) {
-            h.write(&[*b]);
-        }
-    }
-    h.finish() | 1
-}
-
-/// FNV-1a: tiny, fast on short inputs, and deterministic across runs.
-struct Fnv(u64);
-
-impl Default for Fnv {
-    fn default() -> Self {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl Fnv {
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 ^= *b as u64;
-            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-    fn finish(&self) -> u64 {
-        self.0
     }
 }
 
