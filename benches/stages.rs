@@ -126,9 +126,10 @@ fn stages(c: &mut Criterion) {
                     Input::Capture(c) => correlator.push_capture(*c),
                     Input::Nbl(ts, cpu, ev) => correlator.push_nbl(ts, cpu, &ev),
                 }
-                paths += correlator.drain_closed().len();
+                correlator.drain_closed(|_| paths += 1);
             }
-            paths + correlator.finish().len()
+            correlator.finish(|_| paths += 1);
+            paths
         };
         b.iter_batched(|| inputs.clone(), run, BatchSize::LargeInput)
     });

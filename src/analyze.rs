@@ -228,9 +228,9 @@ pub fn analyze_with_progress(
             let item = heads[i].take().expect("head chosen above");
             heads[i] = readings[i].next_item(opts, false, progress);
             item.feed(&mut correlator, &mut sinks);
-            fold_paths(correlator.drain_closed(), &mut sinks);
+            correlator.drain_closed(|path| fold_path(path, &mut sinks));
         }
-        fold_paths(correlator.finish(), &mut sinks);
+        correlator.finish(|path| fold_path(path, &mut sinks));
         closed_early += correlator.closed_early();
     } else {
         for r in &mut readings {
@@ -267,10 +267,10 @@ pub fn analyze_with_progress(
             } else {
                 while let Some(item) = r.next_item(opts, true, progress) {
                     item.feed(&mut correlator, &mut sinks);
-                    fold_paths(correlator.drain_closed(), &mut sinks);
+                    correlator.drain_closed(|path| fold_path(path, &mut sinks));
                 }
             }
-            fold_paths(correlator.finish(), &mut sinks);
+            correlator.finish(|path| fold_path(path, &mut sinks));
             closed_early += correlator.closed_early();
         }
     }
@@ -397,7 +397,7 @@ fn correlate_staged(
             }
             for item in batch.items.drain(..) {
                 item.feed(correlator, sinks);
-                fold_paths(correlator.drain_closed(), sinks);
+                correlator.drain_closed(|path| fold_path(path, sinks));
             }
             // The reader may be done and gone: the batch is then just freed.
             let _ = empty_tx.send(batch.items);
@@ -796,9 +796,7 @@ pub(crate) struct Sinks<'a> {
     pub(crate) health: &'a mut Health,
 }
 
-fn fold_paths(closed: Vec<crate::trace::PacketPath>, sinks: &mut Sinks<'_>) {
-    for path in closed {
-        let ids = sinks.flows.observe_packet(&path.sightings);
-        sinks.paths.add(path, &ids);
-    }
+fn fold_path(path: &crate::trace::PacketPath, sinks: &mut Sinks<'_>) {
+    let ids = sinks.flows.observe_packet(&path.sightings);
+    sinks.paths.add(path, &ids);
 }

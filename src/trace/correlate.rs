@@ -30,6 +30,13 @@ pub const DEFAULT_WINDOW_NS: i64 = 200_000_000;
 pub const DEFAULT_MAX_OPEN: usize = 1 << 14;
 /// A fragment binds to the NBL event before it when it follows within this.
 const BIND_WINDOW_NS: i64 = 5_000;
+/// Emptied hop and sighting lists kept for new paths when there is no
+/// limit on open paths. With a limit, as many as may be open are kept:
+/// closing the oldest half empties that many lists at once, and the spares
+/// never outnumber the lists open paths held before.
+const SPARE_LISTS_WITHOUT_LIMIT: usize = 1 << 14;
+/// A list that grew larger than this (a path of many hops) is not kept.
+const MAX_SPARE_CAPACITY: usize = 64;
 
 /// A packet capture handed to the correlator.
 #[derive(Debug, Clone)]
@@ -112,6 +119,8 @@ pub struct Correlator {
     names: FxHashSet<Arc<str>>,
     awaiting: FxHashMap<u32, AwaitingBytes>,
     closed: Vec<PacketPath>,
+    spare_hops: Vec<Vec<Hop>>,
+    spare_sightings: Vec<Vec<Sighting>>,
     last_sweep: Timestamp,
     next_synthetic_nbl: u64,
 }
@@ -142,6 +151,8 @@ impl Correlator {
             names: FxHashSet::default(),
             awaiting: FxHashMap::default(),
             closed: Vec::new(),
+            spare_hops: Vec::new(),
+            spare_sightings: Vec::new(),
             last_sweep: Timestamp::MIN,
             next_synthetic_nbl: 1,
         }
@@ -161,17 +172,49 @@ impl Correlator {
         self.intern(n.label())
     }
 
-    /// Paths that closed, oldest first.
-    pub fn drain_closed(&mut self) -> Vec<PacketPath> {
-        let mut v = std::mem::take(&mut self.closed);
-        v.sort_by_key(|p| p.first_ts());
-        v
+    /// Hands each path that closed to `each`, oldest first. Their lists are
+    /// kept for new paths.
+    pub fn drain_closed(&mut self, mut each: impl FnMut(&PacketPath)) {
+        let mut closed = std::mem::take(&mut self.closed);
+        closed.sort_by_key(|p| p.first_ts());
+        for path in closed.drain(..) {
+            each(&path);
+            self.spare_hops(path.hops);
+            if self.spare_sightings.len() < self.max_spare_lists() && path.sightings.capacity() <= MAX_SPARE_CAPACITY {
+                let mut v = path.sightings;
+                v.clear();
+                self.spare_sightings.push(v);
+            }
+        }
+        self.closed = closed;
     }
 
-    /// Closes everything still open (end of input).
-    pub fn finish(&mut self) -> Vec<PacketPath> {
+    /// Closes everything still open (end of input) and hands each path to
+    /// `each`, oldest first.
+    pub fn finish(&mut self, each: impl FnMut(&PacketPath)) {
         self.sweep(Timestamp::MAX);
-        self.drain_closed()
+        self.drain_closed(each);
+        self.spare_hops = Vec::new();
+        self.spare_sightings = Vec::new();
+    }
+
+    fn max_spare_lists(&self) -> usize {
+        if self.max_open > 0 {
+            self.max_open
+        } else {
+            SPARE_LISTS_WITHOUT_LIMIT
+        }
+    }
+
+    /// Keeps an emptied hop list for a new path or lifecycle.
+    fn spare_hops(&mut self, mut hops: Vec<Hop>) {
+        if self.spare_hops.len() < self.max_spare_lists()
+            && hops.capacity() <= MAX_SPARE_CAPACITY
+            && hops.capacity() > 0
+        {
+            hops.clear();
+            self.spare_hops.push(hops);
+        }
     }
 
     /// Paths closed before their window ended because too many were open.
@@ -184,7 +227,11 @@ impl Correlator {
             self.close_oldest_half();
         }
         self.open += 1;
-        let g = Group { path: PacketPath::default(), last_ts: ts, invariant, same_packet };
+        let path = PacketPath {
+            hops: self.spare_hops.pop().unwrap_or_default(),
+            sightings: self.spare_sightings.pop().unwrap_or_default(),
+        };
+        let g = Group { path, last_ts: ts, invariant, same_packet };
         let i = match self.free.pop() {
             Some(i) => {
                 self.groups[i] = Some(g);
@@ -237,6 +284,8 @@ impl Correlator {
                     // Never saw its bytes: a path of switch events alone.
                     let g = self.new_group(l.last_ts, 0, None);
                     self.add_hops(g, l.pending, l.last_ts);
+                } else {
+                    self.spare_hops(l.pending);
                 }
             }
         }
@@ -277,11 +326,12 @@ impl Correlator {
         }
     }
 
-    fn add_hops(&mut self, g: usize, hops: Vec<Hop>, ts: Timestamp) {
+    fn add_hops(&mut self, g: usize, mut hops: Vec<Hop>, ts: Timestamp) {
         if let Some(group) = self.groups[g].as_mut() {
-            group.path.hops.extend(hops);
+            group.path.hops.append(&mut hops);
             group.last_ts = group.last_ts.max(ts);
         }
+        self.spare_hops(hops);
     }
 
     /// The open group for this packet, or a new one. A capture at a point
@@ -374,10 +424,10 @@ impl Correlator {
             }
         };
         let l = self.lifecycles.get_mut(&key).expect("lifecycle just seen");
-        let hops = std::mem::take(&mut l.pending);
+        let mut hops = std::mem::take(&mut l.pending);
         let last_ts = l.last_ts.max(ts);
         if let Some(grp) = self.groups[group].as_mut() {
-            grp.path.hops.extend(hops);
+            grp.path.hops.append(&mut hops);
             // The NBL event these bytes follow may already be in the group.
             let nbl_hop = grp.path.hops.iter_mut().rev().find(|h| {
                 h.nbl == Some(key.1)
@@ -391,6 +441,7 @@ impl Correlator {
             grp.path.sightings.push(sighting);
             grp.last_ts = grp.last_ts.max(last_ts);
         }
+        self.spare_hops(hops);
     }
 
     fn lifecycle_hop(&mut self, key: LifecycleKey, hop: Hop, nic: Name, cpu: u32, opens: bool, closes: bool) {
@@ -419,7 +470,12 @@ impl Correlator {
                     grp.last_ts = grp.last_ts.max(ts);
                 }
             }
-            None => l.pending.push(hop),
+            None => {
+                if l.pending.capacity() == 0 {
+                    l.pending = self.spare_hops.pop().unwrap_or_default();
+                }
+                l.pending.push(hop)
+            }
         }
         if !closes {
             self.at_nic.entry((key.0.clone(), nic.clone())).or_default().push((ts, key.1));
@@ -433,6 +489,8 @@ impl Correlator {
             if l.group.is_none() && !l.pending.is_empty() {
                 let g = self.new_group(l.last_ts, 0, None);
                 self.add_hops(g, l.pending, l.last_ts);
+            } else {
+                self.spare_hops(l.pending);
             }
         }
     }

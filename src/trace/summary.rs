@@ -211,7 +211,7 @@ impl Histogram {
 impl Summary {
     /// Adds a closed path; `flows` maps each tuple it was seen with (in
     /// canonical orientation) to its flow id.
-    pub fn add(&mut self, path: PacketPath, flows: &[(Tuple, u64)]) {
+    pub fn add(&mut self, path: &PacketPath, flows: &[(Tuple, u64)]) {
         let flow_of = |t: &Option<Tuple>| -> Option<u64> {
             let c = t.as_ref()?.canonical().0;
             flows.iter().find(|(k, _)| *k == c).map(|(_, id)| *id)
@@ -278,7 +278,7 @@ impl Summary {
                 // The flow table has counted the sightings; a listed path
                 // shows its hops, and keeping the decoded packets of ten
                 // thousand paths would cost tens of megabytes.
-                let path = PacketPath { hops: path.hops, sightings: Vec::new() };
+                let path = PacketPath { hops: path.hops.clone(), sightings: Vec::new() };
                 self.paths.push(ListedPath { path, flow_id });
             } else {
                 self.paths_not_listed += 1;
@@ -410,8 +410,8 @@ mod tests {
         let mut small = Summary::with_stores(ChunkStore::with_chunks(4, 1), ChunkStore::with_chunks(4, 1));
         let mut whole = Summary::with_in_memory(0);
         for i in 0..300 {
-            small.add(path(i), &[]);
-            whole.add(path(i), &[]);
+            small.add(&path(i), &[]);
+            whole.add(&path(i), &[]);
         }
         let renames = [(Arc::from("eth0"), "Ethernet 0".to_string())];
         small.rename_points(&renames);
