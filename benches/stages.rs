@@ -61,7 +61,7 @@ fn correlator_inputs(etl: &Path) -> Vec<Input> {
                     sighting: Sighting { ts: ev.ts, point: (0, ev.point), decoded, frame_len },
                     point_name: names[ev.point as usize].clone(),
                     cpu,
-                    switch_nic: p.meta.switch_port.as_ref().map(|s| Arc::from(s.source_nic_name.as_str())),
+                    switch_nic: p.meta.switch_port.as_ref().map(|s| s.source_nic_name.clone()),
                     same_packet: None,
                     appearance: false,
                     drop: None,

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use libfuzzer_sys::fuzz_target;
-use overlay_trace::capture::etl::providers::vmswitch::{Named, NblEvent};
+use overlay_trace::capture::etl::providers::vmswitch::{Named, NblEvent, Text};
 use overlay_trace::event::LinkType;
 use overlay_trace::packet::{decode, DecodeConfig};
 use overlay_trace::time::Timestamp;
@@ -51,21 +51,21 @@ fuzz_target!(|data: &[u8]| {
                     sighting: Sighting { ts: t, point: (0, (step[7] % 3) as u32), decoded, frame_len: frame.len() as u32 },
                     point_name: Arc::from(format!("p{}", step[7] % 3)),
                     cpu: Some(cpu),
-                    switch_nic: (step[0] % 6 == 5).then(|| Arc::from(format!("nic{}", step[4] % 4))),
+                    switch_nic: (step[0] % 6 == 5).then(|| Text::from(format!("nic{}", step[4] % 4))),
                     same_packet: None,
                     appearance: false,
                     drop: None,
                 });
             }
         }
-        for p in c.drain_closed() {
+        c.drain_closed(|p| {
             let ids = flows.observe_packet(&p.sightings);
             summary.add(p, &ids);
-        }
+        });
     }
-    for p in c.finish() {
+    c.finish(|p| {
         let ids = flows.observe_packet(&p.sightings);
         summary.add(p, &ids);
-    }
+    });
     let _ = summary.latency();
 });

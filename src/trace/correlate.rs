@@ -17,7 +17,7 @@ use std::sync::Arc;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::path::{DropNote, Hop, HopKind, PacketPath, Sighting};
-use crate::capture::etl::providers::vmswitch::{self, NblEvent};
+use crate::capture::etl::providers::vmswitch::{self, NblEvent, Text};
 use crate::packet::Decoded;
 use crate::time::Timestamp;
 
@@ -46,7 +46,7 @@ pub struct CaptureInput {
     /// CPU of the ETL record (for binding to NBL events).
     pub cpu: Option<u32>,
     /// The source NIC of an ndiscap 1003 fragment.
-    pub switch_nic: Option<Arc<str>>,
+    pub switch_nic: Option<Text>,
     /// pktmon's id of this packet: (PktGroupId, PktNumber) folded.
     pub same_packet: Option<u64>,
     pub appearance: bool,
@@ -382,8 +382,10 @@ impl Correlator {
         // A fragment right after an NBL event on the same CPU, from the same
         // NIC, is that NBL's bytes.
         if let (Some(cpu), Some(nic)) = (input.cpu, &input.switch_nic) {
-            let bound =
-                self.awaiting.get(&cpu).is_some_and(|a| *a.nic.0 == **nic && ts.nanos_since(a.ts) <= BIND_WINDOW_NS);
+            let bound = self
+                .awaiting
+                .get(&cpu)
+                .is_some_and(|a| *a.nic.0 == *nic.as_str() && ts.nanos_since(a.ts) <= BIND_WINDOW_NS);
             if bound {
                 if let Some(a) = self.awaiting.remove(&cpu) {
                     self.bind(a.key, input.sighting, tuple, vni);

@@ -1,75 +1,159 @@
 //! Names and messages from event payloads, shared between the events that
 //! repeat them.
+//!
+//! A busy switch names the same few NICs, switches and ports in every
+//! event, and every event crosses from the reading thread to the
+//! correlating one. Reference-counted names made both threads write the
+//! same few counters a million times a second, so names are interned
+//! instead: copied once into a process-wide table and handed out as plain
+//! `&'static str`, which costs nothing to copy or drop. The table is
+//! bounded ([`MAX_INTERNED_BYTES`]); past it, names are reference counted
+//! as before.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use rustc_hash::FxHashMap;
 
 use super::fields::{utf16_text, utf16_trimmed};
 
-/// A name or message from an event. Shared: the thousands of events that
-/// name one NIC, switch or port hold one copy of it (see [`NameCache`]).
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-pub struct Text(Arc<str>);
+/// A name or message from an event. Interned, or shared when the table is
+/// full: the thousands of events that name one NIC, switch or port hold one
+/// copy of it (see [`NameCache`]).
+#[derive(Clone)]
+pub struct Text(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    Interned(&'static str),
+    Shared(Arc<str>),
+}
+
+/// Bytes of text the process-wide table holds at most: thousands of names,
+/// far more than any capture has, but bounded when a damaged or crafted
+/// file makes every name different.
+const MAX_INTERNED_BYTES: usize = 4 << 20;
+
+struct Interned {
+    names: HashSet<&'static str>,
+    bytes: usize,
+}
+
+fn interned() -> &'static Mutex<Interned> {
+    static TABLE: OnceLock<Mutex<Interned>> = OnceLock::new();
+    TABLE.get_or_init(|| Mutex::new(Interned { names: HashSet::new(), bytes: 0 }))
+}
 
 impl Text {
-    pub fn as_str(&self) -> &str {
-        &self.0
+    /// The interned copy of `s`, or a shared one once the table is full.
+    fn intern(s: &str) -> Text {
+        Text::intern_within(s, MAX_INTERNED_BYTES)
     }
 
-    /// The shared string itself, for holders of `Arc<str>`: no copy.
-    pub fn shared(&self) -> Arc<str> {
-        self.0.clone()
+    fn intern_within(s: &str, max_bytes: usize) -> Text {
+        // A panic elsewhere while the lock was held cannot leave the table
+        // inconsistent: inserts are single calls.
+        let mut table = interned().lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(&name) = table.names.get(s) {
+            return Text(Repr::Interned(name));
+        }
+        if table.bytes + s.len() > max_bytes {
+            return Text(Repr::Shared(Arc::from(s)));
+        }
+        let name: &'static str = Box::leak(Box::from(s));
+        table.bytes += name.len();
+        table.names.insert(name);
+        Text(Repr::Interned(name))
+    }
+
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            Repr::Interned(s) => s,
+            Repr::Shared(s) => s,
+        }
+    }
+}
+
+impl Default for Text {
+    fn default() -> Self {
+        Text(Repr::Interned(""))
+    }
+}
+
+impl PartialEq for Text {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Text {}
+
+impl std::hash::Hash for Text {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state)
+    }
+}
+
+impl PartialOrd for Text {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Text {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
     }
 }
 
 impl std::ops::Deref for Text {
     type Target = str;
     fn deref(&self) -> &str {
-        &self.0
+        self.as_str()
     }
 }
 
 impl std::fmt::Display for Text {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
+        self.as_str().fmt(f)
     }
 }
 
 /// As a `String` would print, so that debug output does not change.
 impl std::fmt::Debug for Text {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
+        self.as_str().fmt(f)
     }
 }
 
 impl serde::Serialize for Text {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
+        s.serialize_str(self.as_str())
     }
 }
 
 impl PartialEq<str> for Text {
     fn eq(&self, other: &str) -> bool {
-        *self.0 == *other
+        self.as_str() == other
     }
 }
 
 impl PartialEq<&str> for Text {
     fn eq(&self, other: &&str) -> bool {
-        *self.0 == **other
+        self.as_str() == *other
     }
 }
 
+/// Not interned: only names repeat ([`NameCache`] interns them).
 impl From<&str> for Text {
     fn from(s: &str) -> Text {
-        Text(Arc::from(s))
+        Text(Repr::Shared(Arc::from(s)))
     }
 }
 
 impl From<String> for Text {
     fn from(s: String) -> Text {
-        Text(Arc::from(s))
+        Text(Repr::Shared(Arc::from(s)))
     }
 }
 
@@ -105,7 +189,7 @@ impl NameCache {
         if self.map.len() >= MAX_CACHED_NAMES {
             self.map.clear();
         }
-        let t = Text::from((self.convert)(units));
+        let t = Text::intern(&(self.convert)(units));
         self.map.insert(units.into(), t.clone());
         t
     }
@@ -125,5 +209,18 @@ mod tests {
             names.text(&i.to_le_bytes());
         }
         assert!(names.map.len() <= MAX_CACHED_NAMES);
+    }
+
+    #[test]
+    fn names_are_one_copy_across_caches_and_a_full_table_still_gives_the_text() {
+        let units: Vec<u8> = "vNIC:Synthetic:one".encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let a = NameCache::counted().text(&units);
+        let b = NameCache::counted().text(&units);
+        assert_eq!(a, "vNIC:Synthetic:one");
+        assert_eq!(a.as_str().as_ptr(), b.as_str().as_ptr(), "the same interned copy");
+        let full = Text::intern_within("a name past the table's limit", 0);
+        assert!(matches!(full.0, Repr::Shared(_)));
+        assert_eq!(full, Text::from("a name past the table's limit"));
+        assert_eq!(Text::default(), "");
     }
 }
