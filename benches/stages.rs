@@ -5,10 +5,10 @@
 //! Run: `cargo bench --bench stages`; CI runs it with `-- --test`.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
+use overlay_trace::capture::etl::providers::vmswitch::Text;
 use overlay_trace::capture::Capture;
 use overlay_trace::event::{Direction, EventKind, LinkType, NblEvent};
 use overlay_trace::flow::FlowTable;
@@ -47,14 +47,14 @@ enum Input {
 fn correlator_inputs(etl: &Path) -> Vec<Input> {
     let cfg = DecodeConfig::default();
     let mut cap = Capture::open(etl).unwrap();
-    let mut names: Vec<Arc<str>> = Vec::new();
+    let mut names: Vec<Text> = Vec::new();
     let mut out = Vec::new();
     while let Some((ev, points)) = cap.next_with_points().unwrap() {
         let cpu = ev.etw.map(|r| r.cpu);
         match &ev.kind {
             EventKind::Nbl(n) => out.push(Input::Nbl(ev.ts, cpu.unwrap_or(0), Box::new(n.clone()))),
             EventKind::Packet(p) => {
-                names.extend(points[names.len()..].iter().map(|pt| Arc::from(pt.name.as_str())));
+                names.extend(points[names.len()..].iter().map(|pt| Text::intern(&pt.name)));
                 let decoded = packet::decode(p.link, p.data, &cfg);
                 let frame_len = p.orig_len.max(p.data.len() as u32);
                 out.push(Input::Capture(Box::new(CaptureInput {

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::capture::etl::providers::pktmon;
+use crate::capture::etl::providers::vmswitch::Text;
 
 use crate::capture::pcapng::PacketFrame;
 use crate::capture::{Capture, Format};
@@ -371,7 +372,7 @@ const STAGE_DEPTH: usize = 4;
 struct Batch {
     items: Vec<Item>,
     progress: Option<Progress>,
-    new_names: Vec<Arc<str>>,
+    new_names: Vec<Text>,
 }
 
 /// Correlates a capture's remaining events on two threads: a scoped thread
@@ -395,7 +396,7 @@ fn correlate_staged(
         let reader = scope.spawn(move || read_stage(r, opts, &full_tx, &empty_rx));
         // This side's copy of the point names: the reading side never
         // touches these counts again.
-        let mut names: Vec<Arc<str>> = Vec::new();
+        let mut names: Vec<Text> = Vec::new();
         for mut batch in full_rx.iter() {
             if let Some(p) = batch.progress {
                 progress(p);
@@ -470,17 +471,17 @@ pub(crate) enum Item {
 pub(crate) struct CaptureItem {
     sighting: Sighting,
     cpu: Option<u32>,
-    switch_nic: Option<crate::capture::etl::providers::vmswitch::Text>,
+    switch_nic: Option<Text>,
     same_packet: Option<u64>,
     appearance: bool,
     drop: Option<DropNote>,
 }
 
 impl CaptureItem {
-    fn into_input(self, names: &[Arc<str>]) -> CaptureInput {
+    fn into_input(self, names: &[Text]) -> CaptureInput {
         let point = self.sighting.point.1;
         CaptureInput {
-            point_name: names.get(point as usize).cloned().unwrap_or_else(|| Arc::from(unnamed_point(point))),
+            point_name: names.get(point as usize).cloned().unwrap_or_else(|| Text::from(unnamed_point(point))),
             sighting: self.sighting,
             cpu: self.cpu,
             switch_nic: self.switch_nic,
@@ -505,7 +506,7 @@ impl Item {
     }
 
     /// `names`: the point names of the capture the item is from.
-    pub(crate) fn feed(self, correlator: &mut Correlator, sinks: &mut Sinks<'_>, names: &[Arc<str>]) {
+    pub(crate) fn feed(self, correlator: &mut Correlator, sinks: &mut Sinks<'_>, names: &[Text]) {
         match self {
             Item::Direct { ts, point, decoded, frame_len, same } => {
                 sinks.flows.observe(ts, point, &decoded, frame_len, same)
@@ -539,7 +540,7 @@ pub(crate) struct Reading {
     capture: Capture,
     summary: CaptureSummary,
     stops: StopTally,
-    names: Vec<Arc<str>>,
+    names: Vec<Text>,
     /// Qualifies point names when several captures share one report.
     prefix: Option<String>,
     /// Subtracted from every timestamp: this capture's clock offset.
@@ -588,6 +589,7 @@ impl Reading {
     /// The next item, `None` at the end (or after the error that ended the
     /// capture, which is recorded). `direct_ok`: packets of a single-point
     /// capture may bypass the correlator.
+    #[inline(always)]
     fn next_item(
         &mut self,
         opts: &AnalyzeOptions,
@@ -612,6 +614,9 @@ impl Reading {
         self.next(opts, true, Some(arena), progress)
     }
 
+    // Inlined into each caller: an item is some 450 bytes, and each
+    // function it is returned through copies it once more.
+    #[inline(always)]
     fn next(
         &mut self,
         opts: &AnalyzeOptions,
@@ -693,8 +698,8 @@ impl Reading {
             while self.names.len() < points.len() {
                 let name = &points[self.names.len()].name;
                 self.names.push(match &self.prefix {
-                    Some(pre) => Arc::from(format!("{pre}/{name}")),
-                    None => Arc::from(name.as_str()),
+                    Some(pre) => Text::intern(&format!("{pre}/{name}")),
+                    None => Text::intern(name),
                 });
             }
             let drop = p.meta.pktmon.filter(|_| p.meta.dropped).map(|a| DropNote {
@@ -788,14 +793,14 @@ impl Reading {
         }
         // pktmon names its components at the end of the file: name the hops.
         let prefix = self.prefix.clone();
-        let renames: Vec<(Arc<str>, String)> = self
+        let renames: Vec<(Text, String)> = self
             .names
             .iter()
             .zip(self.capture.points())
             .map(|(n, p)| {
                 (n.clone(), prefix.as_ref().map_or_else(|| p.name.clone(), |pre| format!("{pre}/{}", p.name)))
             })
-            .filter(|(n, p)| n.as_ref() != p)
+            .filter(|(n, p)| n.as_str() != p)
             .collect();
         sinks.paths.rename_points(&renames);
         for w in self.capture.take_warnings() {

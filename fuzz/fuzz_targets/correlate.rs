@@ -1,7 +1,6 @@
 //! The correlation stage fed arbitrary events: the bytes are a script of
 //! NBL events and captures with chosen times, CPUs, NICs and pointers.
 #![no_main]
-use std::sync::Arc;
 
 use libfuzzer_sys::fuzz_target;
 use overlay_trace::capture::etl::providers::vmswitch::{Named, NblEvent, Text};
@@ -49,7 +48,7 @@ fuzz_target!(|data: &[u8]| {
                 let decoded = decode(LinkType::ETHERNET, &frame, &cfg);
                 c.push_capture(CaptureInput {
                     sighting: Sighting { ts: t, point: (0, (step[7] % 3) as u32), decoded, frame_len: frame.len() as u32 },
-                    point_name: Arc::from(format!("p{}", step[7] % 3)),
+                    point_name: Text::from(format!("p{}", step[7] % 3)),
                     cpu: Some(cpu),
                     switch_nic: (step[0] % 6 == 5).then(|| Text::from(format!("nic{}", step[4] % 4))),
                     same_packet: None,

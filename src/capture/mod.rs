@@ -207,6 +207,7 @@ impl Capture {
     }
 
     /// [`next_event`](Self::next_event) with the capture points known so far.
+    #[inline(always)]
     pub fn next_with_points(&mut self) -> Result<Option<(Event<'_>, &[CapturePoint])>, CaptureError> {
         let path = &self.path;
         let r = match &mut self.reader {

@@ -7,8 +7,8 @@
 //! but it is still a file.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::sync::Arc;
 
+use crate::capture::etl::providers::vmswitch::Text;
 use crate::packet::{Proto, TunnelHop, TunnelKind, Tuple};
 use crate::time::Timestamp;
 
@@ -166,12 +166,13 @@ impl Spill for String {
     }
 }
 
-impl Spill for Arc<str> {
+/// Read back interned: the texts spilled are point names, which repeat.
+impl Spill for Text {
     fn write(&self, w: &mut Writer) {
         w.bytes(self.as_bytes())
     }
     fn read(r: &mut Reader) -> Option<Self> {
-        Some(Arc::from(std::str::from_utf8(r.bytes()?).ok()?))
+        Some(Text::intern(std::str::from_utf8(r.bytes()?).ok()?))
     }
 }
 
@@ -279,7 +280,7 @@ mod tests {
         round_trip(Some(Timestamp(-5)));
         round_trip(None::<u64>);
         round_trip(vec!["é".to_string(), String::new()]);
-        round_trip(Arc::<str>::from("vSwitch"));
+        round_trip(Text::from("vSwitch"));
     }
 
     #[test]

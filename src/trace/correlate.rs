@@ -12,8 +12,6 @@
 //! - A path closes when nothing joined it for `window`; closed paths are
 //!   handed out oldest first, so memory is bounded by what is open.
 
-use std::sync::Arc;
-
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::path::{DropNote, Hop, HopKind, PacketPath, Sighting};
@@ -42,7 +40,7 @@ const MAX_SPARE_CAPACITY: usize = 64;
 #[derive(Debug, Clone)]
 pub struct CaptureInput {
     pub sighting: Sighting,
-    pub point_name: Arc<str>,
+    pub point_name: Text,
     /// CPU of the ETL record (for binding to NBL events).
     pub cpu: Option<u32>,
     /// The source NIC of an ndiscap 1003 fragment.
@@ -64,14 +62,21 @@ struct Group {
 /// name compared by pointer, so a lookup hashes two words, not a GUID string.
 type LifecycleKey = (Name, u64);
 
-/// An interned name: one allocation per distinct switch or NIC, shared by
-/// every hop that names it; equality and hashing by address.
+/// A switch or NIC name, one copy per distinct text (see
+/// [`Correlator::intern`]), shared by every hop that names it; equality and
+/// hashing by address.
 #[derive(Debug, Clone)]
-struct Name(Arc<str>);
+struct Name(Text);
+
+impl Name {
+    fn address(&self) -> (usize, usize) {
+        (self.0.as_str().as_ptr() as usize, self.0.len())
+    }
+}
 
 impl PartialEq for Name {
     fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
+        self.address() == other.address()
     }
 }
 
@@ -79,7 +84,7 @@ impl Eq for Name {}
 
 impl std::hash::Hash for Name {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        (Arc::as_ptr(&self.0) as *const u8 as usize).hash(state)
+        self.address().hash(state)
     }
 }
 
@@ -116,7 +121,10 @@ pub struct Correlator {
     /// the lifecycle moves on or closes; they are checked on use and pruned
     /// at each sweep.
     at_nic: FxHashMap<(Name, Name), Vec<(Timestamp, u64)>>,
-    names: FxHashSet<Arc<str>>,
+    names: FxHashSet<Text>,
+    /// Interned names from events, by address: a lookup without hashing
+    /// the text (see [`Text::as_interned`]).
+    interned_names: FxHashMap<(usize, usize), Name>,
     awaiting: FxHashMap<u32, AwaitingBytes>,
     closed: Vec<PacketPath>,
     spare_hops: Vec<Vec<Hop>>,
@@ -149,6 +157,7 @@ impl Correlator {
             lifecycles: FxHashMap::default(),
             at_nic: FxHashMap::default(),
             names: FxHashSet::default(),
+            interned_names: FxHashMap::default(),
             awaiting: FxHashMap::default(),
             closed: Vec::new(),
             spare_hops: Vec::new(),
@@ -158,18 +167,26 @@ impl Correlator {
         }
     }
 
-    /// The shared copy of a switch or NIC name.
+    /// The one copy of a switch or NIC name.
     fn intern(&mut self, s: &str) -> Name {
         if let Some(n) = self.names.get(s) {
             return Name(n.clone());
         }
-        let n: Arc<str> = Arc::from(s);
+        let n = Text::intern(s);
         self.names.insert(n.clone());
         Name(n)
     }
 
     fn label(&mut self, n: &vmswitch::Named) -> Name {
-        self.intern(n.label())
+        let text = n.label_text();
+        let Some(s) = text.as_interned() else { return self.intern(text.as_str()) };
+        let key = (s.as_ptr() as usize, s.len());
+        if let Some(name) = self.interned_names.get(&key) {
+            return name.clone();
+        }
+        let name = self.intern(s);
+        self.interned_names.insert(key, name.clone());
+        name
     }
 
     /// Hands each path that closed to `each`, oldest first. Their lists are
@@ -341,7 +358,7 @@ impl Correlator {
         &mut self,
         ts: Timestamp,
         decoded: &Decoded,
-        point: &Arc<str>,
+        point: &Text,
         same_packet: Option<u64>,
         appearance: bool,
     ) -> usize {
@@ -362,7 +379,7 @@ impl Correlator {
                         grp.path
                             .hops
                             .iter()
-                            .any(|h| matches!(h.kind, HopKind::Capture | HopKind::Appearance) && &h.point == point)
+                            .any(|h| matches!(h.kind, HopKind::Capture | HopKind::Appearance) && h.point == *point)
                     });
                 if !repeat {
                     return g;
@@ -432,9 +449,7 @@ impl Correlator {
             grp.path.hops.append(&mut hops);
             // The NBL event these bytes follow may already be in the group.
             let nbl_hop = grp.path.hops.iter_mut().rev().find(|h| {
-                h.nbl == Some(key.1)
-                    && h.switch.as_ref().is_some_and(|s| Arc::ptr_eq(s, &key.0 .0))
-                    && h.tuple.is_none()
+                h.nbl == Some(key.1) && h.switch.as_ref().is_some_and(|s| *s == key.0 .0) && h.tuple.is_none()
             });
             if let Some(h) = nbl_hop {
                 h.tuple = tuple;

@@ -1,7 +1,7 @@
 //! A packet's path: the hops where it was seen, from the first capture to
 //! its delivery or drop.
 
-use std::sync::Arc;
+use crate::capture::etl::providers::vmswitch::Text;
 
 use crate::packet::{Decoded, Tuple};
 use crate::time::Timestamp;
@@ -46,12 +46,12 @@ pub struct DropNote {
 pub struct Hop {
     pub ts: Timestamp,
     /// The capture point: interface, NIC friendly name or pktmon component.
-    pub point: Arc<str>,
+    pub point: Text,
     pub kind: HopKind,
     pub nbl: Option<u64>,
-    pub switch: Option<Arc<str>>,
+    pub switch: Option<Text>,
     /// Where a route sends the packet.
-    pub to: Option<Arc<str>>,
+    pub to: Option<Text>,
     /// The innermost tuple as the packet looked here, when its bytes were seen.
     pub tuple: Option<Tuple>,
     /// The tunnel id the packet carried here.

@@ -1,11 +1,10 @@
 //! What closed paths add up to: the paths worth listing, NAT rewrites,
 //! drops, and the time between hops.
 
-use std::sync::Arc;
-
 use rustc_hash::FxHashMap;
 
 use super::path::{HopKind, PacketPath};
+use crate::capture::etl::providers::vmswitch::Text;
 use crate::packet::Tuple;
 use crate::spill::{ChunkStore, Reader, Spill, TagIndex, Writer};
 use crate::time::Timestamp;
@@ -31,7 +30,7 @@ pub struct Rewrite {
 #[derive(Debug, Clone)]
 pub struct Drop {
     pub ts: Timestamp,
-    pub point: Arc<str>,
+    pub point: Text,
     pub by: String,
     pub reason: String,
     pub reason_code: Option<u32>,
@@ -131,7 +130,7 @@ impl Summary {
 
 /// Where a hop happened, for latency keys: the switch for switch events,
 /// the capture point otherwise. Shown as `kind@where`.
-type Place = (HopKind, Arc<str>);
+type Place = (HopKind, Text);
 
 fn place(h: &super::path::Hop) -> Place {
     let at = match (&h.switch, h.kind) {
@@ -307,11 +306,11 @@ impl Summary {
     }
 
     /// Renames capture points everywhere (pktmon names components last).
-    pub fn rename_points(&mut self, renames: &[(Arc<str>, String)]) {
+    pub fn rename_points(&mut self, renames: &[(Text, String)]) {
         if renames.is_empty() {
             return;
         }
-        let find = |p: &Arc<str>| renames.iter().find(|(from, _)| from == p).map(|(_, to)| Arc::from(to.as_str()));
+        let find = |p: &Text| renames.iter().find(|(from, _)| from == p).map(|(_, to)| Text::intern(to));
         for lp in &mut self.paths {
             for h in &mut lp.path.hops {
                 if let Some(n) = find(&h.point) {
@@ -321,7 +320,7 @@ impl Summary {
         }
         self.drops.update_all(|d| {
             if let Some(n) = find(&d.point) {
-                if d.by == d.point.as_ref() {
+                if d.by == d.point.as_str() {
                     d.by = n.to_string();
                 }
                 d.point = n;
@@ -329,7 +328,7 @@ impl Summary {
         });
         let rename = |p: Place| -> Place {
             match renames.iter().find(|(from, _)| *from == p.1) {
-                Some((_, to)) => (p.0, Arc::from(to.as_str())),
+                Some((_, to)) => (p.0, Text::intern(to)),
                 None => p,
             }
         };
@@ -369,10 +368,10 @@ mod tests {
     fn hop(n: i64, point: &str, kind: HopKind, switch: bool, tuple: Tuple, drop: Option<DropNote>) -> Hop {
         Hop {
             ts: Timestamp(n * 1000),
-            point: Arc::from(point),
+            point: Text::from(point),
             kind,
             nbl: Some(n as u64),
-            switch: switch.then(|| Arc::from("sw")),
+            switch: switch.then(|| Text::from("sw")),
             to: None,
             tuple: Some(tuple),
             vni: None,
@@ -413,7 +412,7 @@ mod tests {
             small.add(&path(i), &[]);
             whole.add(&path(i), &[]);
         }
-        let renames = [(Arc::from("eth0"), "Ethernet 0".to_string())];
+        let renames = [(Text::from("eth0"), "Ethernet 0".to_string())];
         small.rename_points(&renames);
         whole.rename_points(&renames);
         let text = |s: &Summary| (format!("{:?}", s.rewrites.to_vec()), format!("{:?}", s.drops.to_vec()));

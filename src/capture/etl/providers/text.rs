@@ -46,7 +46,8 @@ fn interned() -> &'static Mutex<Interned> {
 
 impl Text {
     /// The interned copy of `s`, or a shared one once the table is full.
-    fn intern(s: &str) -> Text {
+    /// For names, which repeat: other text is better made with `from`.
+    pub fn intern(s: &str) -> Text {
         Text::intern_within(s, MAX_INTERNED_BYTES)
     }
 
@@ -64,6 +65,15 @@ impl Text {
         table.bytes += name.len();
         table.names.insert(name);
         Text(Repr::Interned(name))
+    }
+
+    /// The text when it is interned: the same address for the same text
+    /// for as long as the process runs, so it can stand for the text.
+    pub fn as_interned(&self) -> Option<&'static str> {
+        match self.0 {
+            Repr::Interned(s) => Some(s),
+            Repr::Shared(_) => None,
+        }
     }
 
     pub fn as_str(&self) -> &str {
@@ -87,6 +97,13 @@ impl PartialEq for Text {
 }
 
 impl Eq for Text {}
+
+/// Hashes as the `str` does, so a set of texts is searched by `&str`.
+impl std::borrow::Borrow<str> for Text {
+    fn borrow(&self) -> &str {
+        self.as_str()
+    }
+}
 
 impl std::hash::Hash for Text {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {

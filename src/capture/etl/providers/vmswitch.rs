@@ -32,6 +32,11 @@ pub struct Named {
 impl Named {
     /// The friendly name when there is one, else the id.
     pub fn label(&self) -> &str {
+        self.label_text()
+    }
+
+    /// [`label`](Self::label) as the [`Text`] it is.
+    pub fn label_text(&self) -> &Text {
         if self.name.is_empty() {
             &self.id
         } else {
