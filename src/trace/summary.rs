@@ -3,7 +3,7 @@
 
 use rustc_hash::FxHashMap;
 
-use super::path::{HopKind, PacketPath};
+use super::path::{Hop, HopKind, PacketPath};
 use crate::capture::etl::providers::vmswitch::Text;
 use crate::packet::Tuple;
 use crate::spill::{ChunkStore, Reader, Spill, TagIndex, Writer};
@@ -93,7 +93,7 @@ pub struct Summary {
     /// Where each (before, after, point) is in `rewrites`.
     rewrite_index: TagIndex,
     pub drops: ChunkStore<Drop>,
-    latency: FxHashMap<(Place, Place), Histogram>,
+    latency: LatencyTable,
 }
 
 impl Default for Summary {
@@ -117,7 +117,7 @@ impl Summary {
             rewrites,
             rewrite_index: TagIndex::new(),
             drops,
-            latency: FxHashMap::default(),
+            latency: LatencyTable::default(),
         }
     }
 
@@ -132,12 +132,64 @@ impl Summary {
 /// the capture point otherwise. Shown as `kind@where`.
 type Place = (HopKind, Text);
 
-fn place(h: &super::path::Hop) -> Place {
-    let at = match (&h.switch, h.kind) {
+fn place(h: &Hop) -> Place {
+    (h.kind, place_text(h).clone())
+}
+
+fn place_text(h: &Hop) -> &Text {
+    match (&h.switch, h.kind) {
         (Some(s), HopKind::Received | HopKind::Routed | HopKind::Delivered | HopKind::Dropped | HopKind::Vetoed) => s,
         _ => &h.point,
-    };
-    (h.kind, at.clone())
+    }
+}
+
+/// A latency histogram per pair of places.
+#[derive(Debug, Default)]
+struct LatencyTable {
+    pairs: Vec<((Place, Place), Histogram)>,
+    /// Where each pair is in `pairs`.
+    index: FxHashMap<(Place, Place), usize>,
+    /// The same by the interned addresses of the places' names: a path's
+    /// every hop looks up its pair, and hashing two names' text for each
+    /// was a fifth of adding a path.
+    by_address: FxHashMap<(HopKind, usize, HopKind, usize), usize>,
+}
+
+impl LatencyTable {
+    /// The histogram of the time from hop `a` to hop `b`.
+    fn histogram(&mut self, a: &Hop, b: &Hop) -> &mut Histogram {
+        let (text_a, text_b) = (place_text(a), place_text(b));
+        let address = match (text_a.as_interned(), text_b.as_interned()) {
+            (Some(x), Some(y)) => Some((a.kind, x.as_ptr() as usize, b.kind, y.as_ptr() as usize)),
+            _ => None,
+        };
+        let found = address.and_then(|k| self.by_address.get(&k).copied());
+        let i = match found {
+            Some(i) => i,
+            None => {
+                let i = self.slot((place(a), place(b)));
+                if let Some(k) = address {
+                    self.by_address.insert(k, i);
+                }
+                i
+            }
+        };
+        &mut self.pairs[i].1
+    }
+
+    fn by_places(&mut self, key: (Place, Place)) -> &mut Histogram {
+        let i = self.slot(key);
+        &mut self.pairs[i].1
+    }
+
+    fn slot(&mut self, key: (Place, Place)) -> usize {
+        if let Some(&i) = self.index.get(&key) {
+            return i;
+        }
+        self.pairs.push((key.clone(), Histogram::default()));
+        self.index.insert(key, self.pairs.len() - 1);
+        self.pairs.len() - 1
+    }
 }
 
 fn place_name(p: &Place) -> String {
@@ -261,14 +313,14 @@ impl Summary {
         }
         // Time between consecutive hops, and through each switch.
         for w in path.hops.windows(2) {
-            self.latency.entry((place(&w[0]), place(&w[1]))).or_default().add(w[1].ts.nanos_since(w[0].ts), 1);
+            self.latency.histogram(&w[0], &w[1]).add(w[1].ts.nanos_since(w[0].ts), 1);
         }
         let received = path.hops.iter().position(|h| h.kind == HopKind::Received);
         let delivered = path.hops.iter().rposition(|h| h.kind == HopKind::Delivered);
         if let (Some(a), Some(b)) = (received, delivered) {
             if b > a + 1 && path.hops[a].switch == path.hops[b].switch {
                 let (ha, hb) = (&path.hops[a], &path.hops[b]);
-                self.latency.entry((place(ha), place(hb))).or_default().add(hb.ts.nanos_since(ha.ts), 1);
+                self.latency.histogram(ha, hb).add(hb.ts.nanos_since(ha.ts), 1);
             }
         }
         if path.hops.len() > 1 {
@@ -333,8 +385,8 @@ impl Summary {
             }
         };
         let old = std::mem::take(&mut self.latency);
-        for ((a, b), h) in old {
-            self.latency.entry((rename(a), rename(b))).or_default().merge(&h);
+        for ((a, b), h) in old.pairs {
+            self.latency.by_places((rename(a), rename(b))).merge(&h);
         }
     }
 
@@ -342,6 +394,7 @@ impl Summary {
     pub fn latency(&self) -> Vec<HopLatency> {
         let mut rows: Vec<HopLatency> = self
             .latency
+            .pairs
             .iter()
             .map(|((from, to), h)| HopLatency {
                 from: place_name(from),
