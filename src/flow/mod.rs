@@ -220,6 +220,37 @@ pub struct FlowTable {
     pub without_flow: u64,
 }
 
+/// A mark for each sighting of a path: a word for the usual few dozen, a
+/// list past that. Folding a path allocated two lists before.
+enum Marks {
+    Word(u64),
+    List(Vec<bool>),
+}
+
+impl Marks {
+    fn new(n: usize) -> Marks {
+        if n <= 64 {
+            Marks::Word(0)
+        } else {
+            Marks::List(vec![false; n])
+        }
+    }
+
+    fn get(&self, i: usize) -> bool {
+        match self {
+            Marks::Word(w) => w >> i & 1 == 1,
+            Marks::List(v) => v[i],
+        }
+    }
+
+    fn set(&mut self, i: usize) {
+        match self {
+            Marks::Word(w) => *w |= 1 << i,
+            Marks::List(v) => v[i] = true,
+        }
+    }
+}
+
 impl Default for FlowTable {
     fn default() -> Self {
         Self::new()
@@ -299,33 +330,36 @@ impl FlowTable {
     /// decapsulated copy (which belong to the tunnel's flow). Returns the ids
     /// of those flows.
     pub fn observe_packet(&mut self, sightings: &[crate::trace::Sighting]) -> Vec<(Tuple, u64)> {
+        let n = sightings.len();
         let mut ids = Vec::new();
-        let mut done = vec![false; sightings.len()];
-        for first in 0..sightings.len() {
-            if done[first] {
+        let mut done = Marks::new(n);
+        for first in 0..n {
+            if done.get(first) {
                 continue;
             }
             let Some(inner) = sightings[first].decoded.inner else {
-                done[first] = true;
+                done.set(first);
                 self.without_flow += 1;
                 continue;
             };
             let (canonical, _) = inner.canonical();
-            let same: Vec<usize> = (first..sightings.len())
-                .filter(|&i| !done[i] && sightings[i].decoded.inner.map(|t| t.canonical().0) == Some(canonical))
-                .collect();
-            for &i in &same {
-                done[i] = true;
+            let mut same = Marks::new(n);
+            let mut count = 0;
+            for (i, s) in sightings.iter().enumerate().skip(first) {
+                if !done.get(i) && s.decoded.inner.map(|t| t.canonical().0) == Some(canonical) {
+                    same.set(i);
+                    done.set(i);
+                    count += 1;
+                }
             }
             // The packet as it travelled the wire: its tunnelled form if any.
-            let rep = same.iter().copied().find(|&i| sightings[i].decoded.tunnel_count() > 0).unwrap_or(first);
+            let rep = (first..n).find(|&i| same.get(i) && sightings[i].decoded.tunnel_count() > 0).unwrap_or(first);
             let r = &sightings[rep];
-            let Some(id) = self.count_packet(sightings[first].ts, &r.decoded, inner, r.frame_len, same.len() as u64)
-            else {
+            let Some(id) = self.count_packet(sightings[first].ts, &r.decoded, inner, r.frame_len, count) else {
                 continue;
             };
             if let Some(tcp) = self.flows.get_mut(id as usize - 1).tcp.as_mut() {
-                for &i in &same {
+                for i in (first..n).filter(|&i| same.get(i)) {
                     if let Some(seg) = &sightings[i].decoded.tcp {
                         tcp.note_handshake(sightings[i].point, sightings[i].ts, seg);
                     }
@@ -498,6 +532,38 @@ mod tests {
         assert_eq!(f.packets, [1, 1]);
         assert_eq!(f.bytes, [a.len() as u64, b.len() as u64]);
         assert_eq!(f.fwd.src_port, 1000);
+    }
+
+    /// A path's sightings count once per flow they show, whether the path
+    /// is short (marks in a word) or longer than a word has bits.
+    #[test]
+    fn a_path_counts_once_in_each_flow_it_shows_however_long() {
+        let cfg = DecodeConfig::default();
+        let before = udp([10, 0, 0, 1], [10, 0, 0, 2], 1000, 53, b"q");
+        let after = udp([192, 168, 0, 1], [10, 0, 0, 2], 40000, 53, b"q");
+        for len in [3, 63, 64, 65, 150] {
+            let sightings: Vec<crate::trace::Sighting> = (0..len)
+                .map(|i| {
+                    // Every third sighting is the packet after a NAT.
+                    let frame = if i % 3 == 2 { &after } else { &before };
+                    crate::trace::Sighting {
+                        ts: Timestamp(i as i64),
+                        point: (0, i as u32),
+                        decoded: decode(LinkType::ETHERNET, frame, &cfg),
+                        frame_len: frame.len() as u32,
+                    }
+                })
+                .collect();
+            let mut t = FlowTable::new();
+            let ids = t.observe_packet(&sightings);
+            assert_eq!(ids.len(), 2, "{len} sightings");
+            let flows = t.store().to_vec();
+            let nat = (len / 3) as u64;
+            let mut seen: Vec<u64> = flows.iter().map(|f| f.sightings).collect();
+            seen.sort();
+            assert_eq!(seen, [nat, len as u64 - nat], "{len} sightings");
+            assert!(flows.iter().all(|f| f.packets == [1, 0]), "{len} sightings");
+        }
     }
 
     #[test]
