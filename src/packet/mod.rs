@@ -99,8 +99,7 @@ pub struct TcpFlags {
 /// The result of decoding one frame.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Decoded {
-    tunnels: [Option<TunnelHop>; MAX_TUNNEL_DEPTH],
-    tunnel_count: usize,
+    tunnels: TunnelStack,
     /// The innermost IP (or ARP) tuple, if the frame has one.
     pub inner: Option<Tuple>,
     pub tcp: Option<TcpSegment>,
@@ -136,26 +135,41 @@ pub enum Stop {
 impl Decoded {
     /// Tunnels from the outermost to the innermost.
     pub fn tunnels(&self) -> impl Iterator<Item = &TunnelHop> {
-        self.tunnels[..self.tunnel_count].iter().flatten()
+        self.tunnels.outermost.iter().chain(self.tunnels.deeper.iter().flat_map(|d| d.iter()))
     }
 
     pub fn tunnel_count(&self) -> usize {
-        self.tunnel_count
+        self.tunnels.outermost.is_some() as usize + self.tunnels.deeper.as_ref().map_or(0, |d| d.len())
     }
 
     /// The tunnel that directly carries the inner packet.
     pub fn innermost_tunnel(&self) -> Option<&TunnelHop> {
-        self.tunnel_count.checked_sub(1).and_then(|i| self.tunnels[i].as_ref())
+        self.tunnels.deeper.as_ref().and_then(|d| d.last()).or(self.tunnels.outermost.as_ref())
     }
 
     fn push_tunnel(&mut self, hop: TunnelHop) -> bool {
-        if self.tunnel_count == MAX_TUNNEL_DEPTH {
+        if self.tunnel_count() == MAX_TUNNEL_DEPTH {
             return false;
         }
-        self.tunnels[self.tunnel_count] = Some(hop);
-        self.tunnel_count += 1;
+        let t = &mut self.tunnels;
+        if t.outermost.is_none() {
+            t.outermost = Some(hop);
+            return true;
+        }
+        let mut deeper = t.deeper.take().map(|d| d.into_vec()).unwrap_or_default();
+        deeper.push(hop);
+        t.deeper = Some(deeper.into_boxed_slice());
         true
     }
+}
+
+/// The tunnels of a frame: the outermost in place, since most tunnelled
+/// frames have one, and any inside it boxed. Every sighting of a packet
+/// carries its decoding, and four tunnels in place made it twice as large.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+struct TunnelStack {
+    outermost: Option<TunnelHop>,
+    deeper: Option<Box<[TunnelHop]>>,
 }
 
 /// Decodes a frame of the given link type.
