@@ -413,8 +413,17 @@ impl Correlator {
         let kind = if input.appearance { HopKind::Appearance } else { HopKind::Capture };
         let kind = if input.drop.is_some() { HopKind::Dropped } else { kind };
         let g = self.group_for(ts, d, &input.point_name, input.same_packet, input.appearance);
-        let hop =
-            Hop { ts, point: input.point_name, kind, nbl: None, switch: None, to: None, tuple, vni, drop: input.drop };
+        let hop = Hop {
+            ts,
+            point: input.point_name,
+            kind,
+            nbl: None,
+            switch: None,
+            to: None,
+            tuple,
+            vni,
+            drop: input.drop.map(Box::new),
+        };
         if let Some(group) = self.groups[g].as_mut() {
             group.path.hops.push(hop);
             group.path.sightings.push(input.sighting);
@@ -545,7 +554,7 @@ impl Correlator {
             NblEvent::ExtensionDrop { nic, extension, reason, .. } => {
                 let (switch, nic) = (switch.expect("switch event"), self.label(nic));
                 let note = DropNote { by: extension.label().to_string(), reason: reason.to_string(), code: None };
-                let h = hop(HopKind::Dropped, &nic, Some(&switch), None, None, Some(note));
+                let h = hop(HopKind::Dropped, &nic, Some(&switch), None, None, Some(Box::new(note)));
                 self.drop_from_nic(h, switch, nic);
             }
             NblEvent::IncomingDrop { nic, switch: named, reason_code }
@@ -556,13 +565,13 @@ impl Correlator {
                     reason: vmswitch::drop_reason(*reason_code).to_string(),
                     code: Some(*reason_code),
                 };
-                let h = hop(HopKind::Dropped, &nic, Some(&switch), None, None, Some(note));
+                let h = hop(HopKind::Dropped, &nic, Some(&switch), None, None, Some(Box::new(note)));
                 self.drop_from_nic(h, switch, nic);
             }
             NblEvent::Veto { extension, from, to, .. } => {
                 let (switch, from, to) = (switch.expect("switch event"), self.label(from), self.label(to));
                 let note = DropNote { by: extension.to_string(), reason: "delivery vetoed".to_string(), code: None };
-                let h = hop(HopKind::Vetoed, &from, Some(&switch), None, Some(&to), Some(note));
+                let h = hop(HopKind::Vetoed, &from, Some(&switch), None, Some(&to), Some(Box::new(note)));
                 self.drop_from_nic(h, switch, from);
             }
             NblEvent::QosDrop { reason_code } => {
@@ -572,7 +581,7 @@ impl Correlator {
                     code: Some(*reason_code),
                 };
                 let point = self.intern("switch");
-                let h = hop(HopKind::Dropped, &point, None, None, None, Some(note));
+                let h = hop(HopKind::Dropped, &point, None, None, None, Some(Box::new(note)));
                 let g = self.new_group(ts, 0, None);
                 self.add_hops(g, vec![h], ts);
             }

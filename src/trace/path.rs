@@ -56,7 +56,8 @@ pub struct Hop {
     pub tuple: Option<Tuple>,
     /// The tunnel id the packet carried here.
     pub vni: Option<u32>,
-    pub drop: Option<DropNote>,
+    /// Boxed: few hops are drops, and every open path holds its hops.
+    pub drop: Option<Box<DropNote>>,
 }
 
 /// One capture of the packet's bytes, kept for the flow table.

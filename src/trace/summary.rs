@@ -428,7 +428,7 @@ mod tests {
             to: None,
             tuple: Some(tuple),
             vni: None,
-            drop,
+            drop: drop.map(Box::new),
         }
     }
 
