@@ -197,7 +197,8 @@ impl Correlator {
         for path in closed.drain(..) {
             each(&path);
             self.spare_hops(path.hops);
-            if self.spare_sightings.len() < self.max_spare_lists() && path.sightings.capacity() <= MAX_SPARE_CAPACITY {
+            let capacity = path.sightings.capacity();
+            if self.spare_sightings.len() < self.max_spare_lists() && capacity > 0 && capacity <= MAX_SPARE_CAPACITY {
                 let mut v = path.sightings;
                 v.clear();
                 self.spare_sightings.push(v);

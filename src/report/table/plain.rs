@@ -18,6 +18,11 @@ use super::{LazyGrid, Style};
 /// Writes `g` in `style` to `out` (the tests' way in).
 #[cfg(test)]
 pub fn write_grid(g: &Grid, style: Style, out: &mut dyn Write) -> io::Result<()> {
+    write_grid_keeping(g, style, out, KEPT_CELL_BYTES)
+}
+
+#[cfg(test)]
+fn write_grid_keeping(g: &Grid, style: Style, out: &mut dyn Write, keep_bytes: usize) -> io::Result<()> {
     let lazy = LazyGrid {
         header: g.header.clone(),
         count: g.rows.len(),
@@ -25,13 +30,17 @@ pub fn write_grid(g: &Grid, style: Style, out: &mut dyn Write) -> io::Result<()>
         numeric: g.numeric.clone(),
         keep_whole: g.keep_whole.clone(),
     };
-    write_rows(&lazy, style, out)
+    write_rows_keeping(&lazy, style, out, keep_bytes)
 }
 
 /// Rows are made this many at a time, on every core, and twice: once to
 /// measure the columns, once to write them. A table of any length so takes
-/// the memory of one chunk of cells.
+/// the memory of one chunk of cells...
 const CHUNK: usize = 4096;
+/// ...unless all its cells take less than this: then they are made once
+/// and kept between the two passes. Making a switching host's ten thousand
+/// listed paths twice was a third of writing its report.
+const KEPT_CELL_BYTES: usize = 8 << 20;
 
 /// Widths of the columns so far: in terminal columns, and for the columns
 /// kept whole in characters (see `render_grid`; only combining marks make
@@ -90,21 +99,44 @@ fn escape(cell: &str, style: Style) -> String {
 
 /// Writes `g` in `style` to `out`, making its rows a chunk at a time.
 pub fn write_rows(g: &LazyGrid<'_>, style: Style, out: &mut dyn Write) -> io::Result<()> {
+    write_rows_keeping(g, style, out, KEPT_CELL_BYTES)
+}
+
+/// [`write_rows`], keeping the rows made to measure the columns for
+/// writing them when they take at most `keep_bytes`.
+fn write_rows_keeping(g: &LazyGrid<'_>, style: Style, out: &mut dyn Write, keep_bytes: usize) -> io::Result<()> {
     let header: Vec<String> = g.header.iter().map(|h| h.to_string()).collect();
     // A chunk at a time, as the rows are written below: rows made from
     // stored flows are made a chunk at a time, and threads that went far
     // apart would each want a chunk of their own.
     let mut measure = Measure::default();
+    // The rows made so far, while they fit in `keep_bytes`.
+    let mut kept: Option<Vec<Vec<String>>> = Some(Vec::new());
+    let mut kept_bytes = 0;
     for start in (0..g.count).step_by(CHUNK) {
-        let chunk = (start..g.count.min(start + CHUNK))
+        let rows: Vec<(Vec<String>, usize)> = (start..g.count.min(start + CHUNK))
             .into_par_iter()
             .with_min_len(256)
-            .fold(Measure::default, |mut m, i| {
-                m.add(&(g.row)(i), style, &g.keep_whole);
+            .map(|i| {
+                let row = (g.row)(i);
+                let bytes = row.iter().map(|c| c.len() + std::mem::size_of::<String>()).sum();
+                (row, bytes)
+            })
+            .collect();
+        let chunk = rows
+            .par_iter()
+            .with_min_len(256)
+            .fold(Measure::default, |mut m, (row, _)| {
+                m.add(row, style, &g.keep_whole);
                 m
             })
             .reduce(Measure::default, Measure::merge);
         measure = measure.merge(chunk);
+        kept_bytes += rows.iter().map(|(_, bytes)| bytes).sum::<usize>();
+        kept = kept.filter(|_| kept_bytes <= keep_bytes);
+        if let Some(k) = kept.as_mut() {
+            k.extend(rows.into_iter().map(|(row, _)| row));
+        }
     }
     // Headers are written as they are, never escaped.
     measure.add(&header, Style::Terminal, &[]);
@@ -133,21 +165,30 @@ pub fn write_rows(g: &LazyGrid<'_>, style: Style, out: &mut dyn Write) -> io::Re
             writeln!(out, "|{}|", dashes.join("|"))?;
         }
     }
+    let shown = |row: Vec<String>| -> Vec<String> {
+        match style {
+            Style::Markdown => row.iter().map(|c| escape(c, style)).collect(),
+            Style::Terminal => row,
+        }
+    };
+    if let Some(rows) = kept {
+        for row in rows {
+            write_row(out, &mut line, &shown(row), &widths, &right, style)?;
+        }
+        return finish(out, style, inner);
+    }
     for start in (0..g.count).step_by(CHUNK) {
-        let rows: Vec<Vec<String>> = (start..g.count.min(start + CHUNK))
-            .into_par_iter()
-            .map(|i| {
-                let row = (g.row)(i);
-                match style {
-                    Style::Markdown => row.iter().map(|c| escape(c, style)).collect(),
-                    Style::Terminal => row,
-                }
-            })
-            .collect();
+        let rows: Vec<Vec<String>> =
+            (start..g.count.min(start + CHUNK)).into_par_iter().map(|i| shown((g.row)(i))).collect();
         for row in &rows {
             write_row(out, &mut line, row, &widths, &right, style)?;
         }
     }
+    finish(out, style, inner)
+}
+
+/// The table's bottom line, if its style has one.
+fn finish(out: &mut dyn Write, style: Style, inner: usize) -> io::Result<()> {
     if style == Style::Terminal {
         writeln!(out, "+{}+", "-".repeat(inner))?;
     }
@@ -259,6 +300,32 @@ mod tests {
         ];
         let n = (*seed >> 33) as usize % 4;
         (0..n).map(|i| pieces[((*seed >> (8 * i)) as usize) % pieces.len()]).collect::<Vec<_>>().join("")
+    }
+
+    /// Rows kept between the two passes, made again, or kept for the first
+    /// chunks and then made again: the same bytes.
+    #[test]
+    fn keeping_rows_or_making_them_again_writes_the_same() {
+        let mut seed = 11;
+        let rows: Vec<Vec<String>> =
+            (0..9_000).map(|i| vec![i.to_string(), cell(&mut seed), cell(&mut seed)]).collect();
+        let g = Grid { header: vec!["N", "A", "B"], rows, numeric: vec![0], keep_whole: vec![2] };
+        for style in [Style::Terminal, Style::Markdown] {
+            let write = |keep_bytes| {
+                let mut out = Vec::new();
+                super::write_grid_keeping(&g, style, &mut out, keep_bytes).unwrap();
+                out
+            };
+            let all_kept = write(usize::MAX);
+            assert_eq!(write(0), all_kept, "{style:?}");
+            // The first chunk fits, the second does not.
+            let first_chunk: usize = g.rows[..super::CHUNK]
+                .iter()
+                .map(|r| r.iter().map(|c| c.len() + std::mem::size_of::<String>()).sum::<usize>())
+                .sum();
+            assert_eq!(write(first_chunk), all_kept, "{style:?}");
+            assert!(String::from_utf8(all_kept).unwrap().lines().count() > 9_000);
+        }
     }
 
     #[test]
