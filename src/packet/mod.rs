@@ -165,7 +165,8 @@ impl Decoded {
 
 /// The tunnels of a frame: the outermost in place, since most tunnelled
 /// frames have one, and any inside it boxed. Every sighting of a packet
-/// carries its decoding, and four tunnels in place made it twice as large.
+/// carries its decoding, and four tunnels in place made it nearly twice as
+/// large.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 struct TunnelStack {
     outermost: Option<TunnelHop>,

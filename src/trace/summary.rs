@@ -151,7 +151,7 @@ struct LatencyTable {
     index: FxHashMap<(Place, Place), usize>,
     /// The same by the interned addresses of the places' names: a path's
     /// every hop looks up its pair, and hashing two names' text for each
-    /// was a fifth of adding a path.
+    /// was a third of adding a path to the summary.
     by_address: FxHashMap<(HopKind, usize, HopKind, usize), usize>,
 }
 
