@@ -195,15 +195,11 @@ impl Correlator {
         let mut closed = std::mem::take(&mut self.closed);
         // Each key read once: a closed path's hops are long out of the cache.
         closed.sort_by_cached_key(|p| p.first_ts());
+        let max = self.max_spare_lists();
         for path in closed.drain(..) {
             each(&path);
-            self.spare_hops(path.hops);
-            let capacity = path.sightings.capacity();
-            if self.spare_sightings.len() < self.max_spare_lists() && capacity > 0 && capacity <= MAX_SPARE_CAPACITY {
-                let mut v = path.sightings;
-                v.clear();
-                self.spare_sightings.push(v);
-            }
+            keep_spare(&mut self.spare_hops, path.hops, max);
+            keep_spare(&mut self.spare_sightings, path.sightings, max);
         }
         self.closed = closed;
     }
@@ -226,14 +222,9 @@ impl Correlator {
     }
 
     /// Keeps an emptied hop list for a new path or lifecycle.
-    fn spare_hops(&mut self, mut hops: Vec<Hop>) {
-        if self.spare_hops.len() < self.max_spare_lists()
-            && hops.capacity() <= MAX_SPARE_CAPACITY
-            && hops.capacity() > 0
-        {
-            hops.clear();
-            self.spare_hops.push(hops);
-        }
+    fn spare_hops(&mut self, hops: Vec<Hop>) {
+        let max = self.max_spare_lists();
+        keep_spare(&mut self.spare_hops, hops, max);
     }
 
     /// Paths closed before their window ended because too many were open.
@@ -624,6 +615,15 @@ impl Correlator {
                 self.add_hops(g, vec![hop], ts);
             }
         }
+    }
+}
+
+/// Keeps `list`, emptied, in `spares` (at most `max` of them), unless it
+/// never held anything or grew past [`MAX_SPARE_CAPACITY`].
+fn keep_spare<T>(spares: &mut Vec<Vec<T>>, mut list: Vec<T>, max: usize) {
+    if spares.len() < max && list.capacity() > 0 && list.capacity() <= MAX_SPARE_CAPACITY {
+        list.clear();
+        spares.push(list);
     }
 }
 
