@@ -228,7 +228,7 @@ pub fn analyze_with_progress(
             let Some((_, i)) = next else { break };
             let item = heads[i].take().expect("head chosen above");
             heads[i] = readings[i].next_item(opts, false, progress);
-            item.feed(&mut correlator, &mut sinks, &readings[i].names);
+            item.feed(&mut correlator, &mut sinks);
             correlator.drain_closed(|path| fold_path(path, &mut sinks));
         }
         correlator.finish(|path| fold_path(path, &mut sinks));
@@ -258,16 +258,16 @@ pub fn analyze_with_progress(
                              offset {} are counted but not followed",
                             r.capture.offset()
                         ));
-                        leftover.into_iter().for_each(|item| item.feed(&mut correlator, &mut sinks, &r.names));
+                        leftover.into_iter().for_each(|item| item.feed(&mut correlator, &mut sinks));
                     }
-                    None => leftover.into_iter().for_each(|item| item.feed(&mut correlator, &mut sinks, &r.names)),
+                    None => leftover.into_iter().for_each(|item| item.feed(&mut correlator, &mut sinks)),
                 }
             }
             if opts.threads != 1 && !r.done {
                 correlate_staged(r, opts, &mut correlator, &mut sinks, progress);
             } else {
                 while let Some(item) = r.next_item(opts, true, progress) {
-                    item.feed(&mut correlator, &mut sinks, &r.names);
+                    item.feed(&mut correlator, &mut sinks);
                     correlator.drain_closed(|path| fold_path(path, &mut sinks));
                 }
             }
@@ -367,12 +367,10 @@ const STAGE_BATCH: usize = 256;
 const STAGE_DEPTH: usize = 4;
 
 /// Items read ahead for the correlating stage, with the last progress report
-/// made while reading them (the callback stays on the calling thread) and
-/// the capture points named since the last batch.
+/// made while reading them (the callback stays on the calling thread).
 struct Batch {
     items: Vec<Item>,
     progress: Option<Progress>,
-    new_names: Vec<Text>,
 }
 
 /// Correlates a capture's remaining events on two threads: a scoped thread
@@ -394,16 +392,12 @@ fn correlate_staged(
         // If this thread panics, `full_rx` goes and the reader stops at its
         // next send; if the reader panics, `full_tx` goes and this loop ends.
         let reader = scope.spawn(move || read_stage(r, opts, &full_tx, &empty_rx));
-        // This side's copy of the point names: the reading side never
-        // touches these counts again.
-        let mut names: Vec<Text> = Vec::new();
         for mut batch in full_rx.iter() {
             if let Some(p) = batch.progress {
                 progress(p);
             }
-            names.append(&mut batch.new_names);
             for item in batch.items.drain(..) {
-                item.feed(correlator, sinks, &names);
+                item.feed(correlator, sinks);
                 correlator.drain_closed(|path| fold_path(path, sinks));
             }
             // The reader may be done and gone: the batch is then just freed.
@@ -424,7 +418,6 @@ fn read_stage(
     empty: &std::sync::mpsc::Receiver<Vec<Item>>,
 ) {
     let mut last = None;
-    let mut names_sent = 0;
     loop {
         let mut items = empty.try_recv().unwrap_or_else(|_| Vec::with_capacity(STAGE_BATCH));
         while items.len() < STAGE_BATCH {
@@ -434,9 +427,7 @@ fn read_stage(
             }
         }
         let ended = items.len() < STAGE_BATCH;
-        let new_names = r.names[names_sent..].to_vec();
-        names_sent = r.names.len();
-        if !items.is_empty() && full.send(Batch { items, progress: last.take(), new_names }).is_err() {
+        if !items.is_empty() && full.send(Batch { items, progress: last.take() }).is_err() {
             return;
         }
         if ended {
@@ -460,42 +451,8 @@ pub(crate) enum Item {
         frame_len: u32,
         same: Option<u64>,
     },
-    Capture(CaptureItem),
+    Capture(CaptureInput),
     Nbl(Timestamp, u32, crate::event::NblEvent),
-}
-
-/// A [`CaptureInput`] whose point is named by its number only (the
-/// sighting's point id): the correlating side names it from its own copy of
-/// the capture's point names. Names are interned, so copying one costs
-/// nothing, except once the intern table is full: then each copy would be
-/// a reference count that both threads write.
-pub(crate) struct CaptureItem {
-    sighting: Sighting,
-    cpu: Option<u32>,
-    switch_nic: Option<Text>,
-    same_packet: Option<u64>,
-    appearance: bool,
-    drop: Option<DropNote>,
-}
-
-impl CaptureItem {
-    fn into_input(self, names: &[Text]) -> CaptureInput {
-        let point = self.sighting.point.1;
-        CaptureInput {
-            point_name: names.get(point as usize).cloned().unwrap_or_else(|| Text::from(unnamed_point(point))),
-            sighting: self.sighting,
-            cpu: self.cpu,
-            switch_nic: self.switch_nic,
-            same_packet: self.same_packet,
-            appearance: self.appearance,
-            drop: self.drop,
-        }
-    }
-}
-
-/// The name of a point whose capture gave it none.
-fn unnamed_point(point: u32) -> String {
-    format!("point {point}")
 }
 
 impl Item {
@@ -506,13 +463,12 @@ impl Item {
         }
     }
 
-    /// `names`: the point names of the capture the item is from.
-    pub(crate) fn feed(self, correlator: &mut Correlator, sinks: &mut Sinks<'_>, names: &[Text]) {
+    pub(crate) fn feed(self, correlator: &mut Correlator, sinks: &mut Sinks<'_>) {
         match self {
             Item::Direct { ts, point, decoded, frame_len, same } => {
                 sinks.flows.observe(ts, point, &decoded, frame_len, same)
             }
-            Item::Capture(c) => correlator.push_capture(c.into_input(names)),
+            Item::Capture(c) => correlator.push_capture(c),
             Item::Nbl(ts, cpu, ev) => correlator.push_nbl(ts, cpu, &ev),
         }
     }
@@ -615,7 +571,7 @@ impl Reading {
         self.next(opts, true, Some(arena), progress)
     }
 
-    // Inlined into each caller: an item is some 300 bytes, and each
+    // Inlined into each caller: an item is some 330 bytes, and each
     // function it is returned through copies it once more.
     #[inline(always)]
     fn next(
@@ -703,16 +659,20 @@ impl Reading {
                     None => Text::intern(name),
                 });
             }
+            // Interned names: copying one into every packet costs nothing.
+            let point_name = self
+                .names
+                .get(event.point as usize)
+                .cloned()
+                .unwrap_or_else(|| Text::from(format!("point {}", event.point)));
             let drop = p.meta.pktmon.filter(|_| p.meta.dropped).map(|a| DropNote {
-                by: match self.names.get(event.point as usize) {
-                    Some(name) => name.to_string(),
-                    None => unnamed_point(event.point),
-                },
+                by: point_name.to_string(),
                 reason: pktmon::drop_reason(a.drop_reason, self.os_build),
                 code: Some(a.drop_reason),
             });
-            return Some(Next::Item(Item::Capture(CaptureItem {
+            return Some(Next::Item(Item::Capture(CaptureInput {
                 sighting: Sighting { ts, point, decoded, frame_len },
+                point_name,
                 cpu: event.etw.map(|r| r.cpu),
                 switch_nic: p.meta.switch_port.as_ref().map(|s| s.source_nic_name.clone()),
                 same_packet: same_packet_key(&p.meta),
