@@ -362,7 +362,7 @@ fn clock_offsets(
 /// Items the reading stage of [`correlate_staged`] hands over at once: enough
 /// that the channel costs nothing per item, few enough that a batch is still
 /// in the cache when the correlating stage takes it.
-const STAGE_BATCH: usize = 256;
+const STAGE_BATCH: usize = 1024;
 /// Batches read ahead of the correlating stage at most.
 const STAGE_DEPTH: usize = 4;
 
@@ -605,9 +605,9 @@ impl Reading {
             s.events += 1;
             s.first_seen = Some(s.first_seen.map_or(ts, |t| t.min(ts)));
             s.last_seen = Some(s.last_seen.map_or(ts, |t| t.max(ts)));
-            let p = match &event.kind {
+            let p = match event.kind {
                 EventKind::Packet(p) => p,
-                EventKind::Nbl(n) => return Some(Next::Item(Item::Nbl(ts, event.etw.map_or(0, |r| r.cpu), n.clone()))),
+                EventKind::Nbl(n) => return Some(Next::Item(Item::Nbl(ts, event.etw.map_or(0, |r| r.cpu), n))),
                 EventKind::Pktmon(_) | EventKind::Other => continue,
             };
             s.packets += 1;
@@ -665,10 +665,12 @@ impl Reading {
                 .get(event.point as usize)
                 .cloned()
                 .unwrap_or_else(|| Text::from(format!("point {}", event.point)));
-            let drop = p.meta.pktmon.filter(|_| p.meta.dropped).map(|a| DropNote {
-                by: point_name.to_string(),
-                reason: pktmon::drop_reason(a.drop_reason, self.os_build),
-                code: Some(a.drop_reason),
+            let drop = p.meta.pktmon.filter(|_| p.meta.dropped).map(|a| {
+                Box::new(DropNote {
+                    by: point_name.to_string(),
+                    reason: pktmon::drop_reason(a.drop_reason, self.os_build),
+                    code: Some(a.drop_reason),
+                })
             });
             return Some(Next::Item(Item::Capture(CaptureInput {
                 sighting: Sighting { ts, point, decoded, frame_len },

@@ -48,7 +48,7 @@ pub struct CaptureInput {
     /// pktmon's id of this packet: (PktGroupId, PktNumber) folded.
     pub same_packet: Option<u64>,
     pub appearance: bool,
-    pub drop: Option<DropNote>,
+    pub drop: Option<Box<DropNote>>,
 }
 
 struct Group {
@@ -406,17 +406,8 @@ impl Correlator {
         let kind = if input.appearance { HopKind::Appearance } else { HopKind::Capture };
         let kind = if input.drop.is_some() { HopKind::Dropped } else { kind };
         let g = self.group_for(ts, d, &input.point_name, input.same_packet, input.appearance);
-        let hop = Hop {
-            ts,
-            point: input.point_name,
-            kind,
-            nbl: None,
-            switch: None,
-            to: None,
-            tuple,
-            vni,
-            drop: input.drop.map(Box::new),
-        };
+        let hop =
+            Hop { ts, point: input.point_name, kind, nbl: None, switch: None, to: None, tuple, vni, drop: input.drop };
         if let Some(group) = self.groups[g].as_mut() {
             group.path.hops.push(hop);
             group.path.sightings.push(input.sighting);

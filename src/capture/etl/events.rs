@@ -25,7 +25,7 @@ enum PointKey {
 /// Reads an ETL as events.
 pub struct EtlEvents<R: Read> {
     reader: EtlReader<R>,
-    current: Option<EtlRecord>,
+    current: EtlRecord,
     reassembler: ndiscap::Reassembler,
     assembled: Vec<u8>,
     /// Names of NBL events and of switch ports, decoded once each.
@@ -43,7 +43,7 @@ impl<R: Read> EtlEvents<R> {
     pub fn new(reader: EtlReader<R>) -> Self {
         EtlEvents {
             reader,
-            current: None,
+            current: EtlRecord::blank(),
             reassembler: ndiscap::Reassembler::default(),
             assembled: Vec::new(),
             names: vmswitch::NameCache::counted(),
@@ -93,21 +93,22 @@ impl<R: Read> EtlEvents<R> {
     /// [`next_event`](Self::next_event) with the capture points known so
     /// far, which the event may name.
     pub fn next_with_points(&mut self) -> Result<Option<(Event<'_>, &[CapturePoint])>, DecodeError> {
-        // The record is read into the previous one's allocations.
-        let mut record = self.current.take().unwrap_or_else(EtlRecord::blank);
+        // The record is read into the previous one's allocations, in place:
+        // a record is some 180 bytes, and every move of it is a copy.
+        let rec = &mut self.current;
         loop {
-            match self.reader.next_record_into(&mut record) {
+            match self.reader.next_record_into(rec) {
                 None => return Ok(None),
                 Some(Err(e)) => return Err(e),
                 Some(Ok(())) => {}
             }
             // A fragment that starts or continues a packet yields no event.
-            if is_ndiscap_fragment(&record) && !self.fragment_completes(&record) {
+            if is_ndiscap_fragment(rec) && !fragment_completes(&mut self.reassembler, &mut self.assembled, rec) {
                 continue;
             }
             break;
         }
-        let rec = self.current.insert(record);
+        let rec = &self.current;
         let (kind, key) = if self.skip_switch_events && rec.provider == Some(vmswitch::GUID) {
             (EventKind::Other, None)
         } else {
@@ -122,38 +123,38 @@ impl<R: Read> EtlEvents<R> {
         }
         Ok(Some((Event { ts: rec.ts, point, offset: rec.offset, kind, etw: Some(rec) }, &self.points)))
     }
+}
 
-    /// Feeds an ndiscap fragment to the reassembler; true when it completes a
-    /// packet, which is then in `assembled` (or is the record's own bytes).
-    fn fragment_completes(&mut self, rec: &EtlRecord) -> bool {
-        let frame = match rec.id {
-            ndiscap::EVENT_FRAGMENT => ndiscap::fragment(&rec.user_data).map(|f| (f.lower_if_index, f.bytes)),
-            _ => ndiscap::vmswitch_frame(&rec.user_data),
-        };
-        let Some((lower_if_index, bytes)) = frame else { return true }; // undecodable: surfaces as Other
-        let done = match self.reassembler.push(rec.cpu, lower_if_index, rec.keywords, bytes) {
-            Some(std::borrow::Cow::Borrowed(_)) => {
-                self.assembled.clear();
-                true
-            }
-            Some(std::borrow::Cow::Owned(packet)) => {
-                self.assembled = packet;
-                true
-            }
-            None => false,
-        };
-        // ndiscap logs 802.11 frames after decryption but with the Protected
-        // bit still set; clear it, as etl2pcapng does, so decoders read on.
-        if done && ndiscap::link_type(rec.keywords) == crate::event::LinkType::IEEE802_11 {
-            if self.assembled.is_empty() {
-                self.assembled.extend_from_slice(bytes);
-            }
-            if let Some(flags) = self.assembled.get_mut(1) {
-                *flags &= !0x40;
-            }
+/// Feeds an ndiscap fragment to the reassembler; true when it completes a
+/// packet, which is then in `assembled` (or is the record's own bytes).
+fn fragment_completes(reassembler: &mut ndiscap::Reassembler, assembled: &mut Vec<u8>, rec: &EtlRecord) -> bool {
+    let frame = match rec.id {
+        ndiscap::EVENT_FRAGMENT => ndiscap::fragment(&rec.user_data).map(|f| (f.lower_if_index, f.bytes)),
+        _ => ndiscap::vmswitch_frame(&rec.user_data),
+    };
+    let Some((lower_if_index, bytes)) = frame else { return true }; // undecodable: surfaces as Other
+    let done = match reassembler.push(rec.cpu, lower_if_index, rec.keywords, bytes) {
+        Some(std::borrow::Cow::Borrowed(_)) => {
+            assembled.clear();
+            true
         }
-        done
+        Some(std::borrow::Cow::Owned(packet)) => {
+            *assembled = packet;
+            true
+        }
+        None => false,
+    };
+    // ndiscap logs 802.11 frames after decryption but with the Protected
+    // bit still set; clear it, as etl2pcapng does, so decoders read on.
+    if done && ndiscap::link_type(rec.keywords) == crate::event::LinkType::IEEE802_11 {
+        if assembled.is_empty() {
+            assembled.extend_from_slice(bytes);
+        }
+        if let Some(flags) = assembled.get_mut(1) {
+            *flags &= !0x40;
+        }
     }
+    done
 }
 
 fn is_ndiscap_fragment(rec: &EtlRecord) -> bool {
