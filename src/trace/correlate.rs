@@ -12,6 +12,8 @@
 //! - A path closes when nothing joined it for `window`; closed paths are
 //!   handed out oldest first, so memory is bounded by what is open.
 
+use std::collections::hash_map::Entry;
+
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::path::{DropNote, Hop, HopKind, PacketPath, Sighting};
@@ -121,10 +123,8 @@ pub struct Correlator {
     /// the lifecycle moves on or closes; they are checked on use and pruned
     /// at each sweep.
     at_nic: FxHashMap<(Name, Name), Vec<(Timestamp, u64)>>,
+    /// Names that are not in the process-wide table (see [`Text::intern`]).
     names: FxHashSet<Text>,
-    /// Interned names from events, by address: a lookup without hashing
-    /// the text (see [`Text::as_interned`]).
-    interned_names: FxHashMap<(usize, usize), Name>,
     awaiting: FxHashMap<u32, AwaitingBytes>,
     closed: Vec<PacketPath>,
     spare_hops: Vec<Vec<Hop>>,
@@ -157,7 +157,6 @@ impl Correlator {
             lifecycles: FxHashMap::default(),
             at_nic: FxHashMap::default(),
             names: FxHashSet::default(),
-            interned_names: FxHashMap::default(),
             awaiting: FxHashMap::default(),
             closed: Vec::new(),
             spare_hops: Vec::new(),
@@ -179,14 +178,12 @@ impl Correlator {
 
     fn label(&mut self, n: &vmswitch::Named) -> Name {
         let text = n.label_text();
-        let Some(s) = text.as_interned() else { return self.intern(text.as_str()) };
-        let key = (s.as_ptr() as usize, s.len());
-        if let Some(name) = self.interned_names.get(&key) {
-            return name.clone();
+        // The process-wide table holds one copy of each text, so an
+        // interned text is already the one copy: no lookup needed.
+        if text.as_interned().is_some() {
+            return Name(text.clone());
         }
-        let name = self.intern(s);
-        self.interned_names.insert(key, name.clone());
-        name
+        self.intern(text.as_str())
     }
 
     /// Hands each path that closed to `each`, oldest first. Their lists are
@@ -459,17 +456,23 @@ impl Correlator {
         // A closed lifecycle takes no more hops: whatever event comes with
         // its pointer next (a receive, or the route of a NAT copy that got
         // a recycled pointer) is a new packet.
-        let reuse = self.lifecycles.get(&key).is_some_and(|l| l.closed || (opens && l.group.is_some()));
-        if reuse {
-            self.retire_lifecycle(&key);
-        }
-        let l = self.lifecycles.entry(key.clone()).or_insert_with(|| Lifecycle {
+        let fresh = |nic: &Name| Lifecycle {
             group: None,
             pending: Vec::new(),
             last_nic: nic.clone(),
             last_ts: ts,
             closed: false,
-        });
+        };
+        // One look-up for the usual event, which continues its lifecycle.
+        let l = match self.lifecycles.entry(key.clone()) {
+            Entry::Occupied(e) if !(e.get().closed || (opens && e.get().group.is_some())) => e.into_mut(),
+            Entry::Occupied(e) => {
+                let retired = e.remove();
+                self.retire_lifecycle(retired);
+                self.lifecycles.entry(key.clone()).or_insert_with(|| fresh(&nic))
+            }
+            Entry::Vacant(e) => e.insert(fresh(&nic)),
+        };
         l.last_nic = nic.clone();
         l.last_ts = ts;
         l.closed |= closes;
@@ -494,14 +497,12 @@ impl Correlator {
     }
 
     /// A lifecycle whose pointer came back: what it had becomes its own path.
-    fn retire_lifecycle(&mut self, key: &LifecycleKey) {
-        if let Some(l) = self.lifecycles.remove(key) {
-            if l.group.is_none() && !l.pending.is_empty() {
-                let g = self.new_group(l.last_ts, 0, None);
-                self.add_hops(g, l.pending, l.last_ts);
-            } else {
-                self.spare_hops(l.pending);
-            }
+    fn retire_lifecycle(&mut self, l: Lifecycle) {
+        if l.group.is_none() && !l.pending.is_empty() {
+            let g = self.new_group(l.last_ts, 0, None);
+            self.add_hops(g, l.pending, l.last_ts);
+        } else {
+            self.spare_hops(l.pending);
         }
     }
 
