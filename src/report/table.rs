@@ -82,16 +82,25 @@ fn tunnel_text(f: &FlowRow) -> String {
 }
 
 /// One hop on one line: "+201.2 µs delivered 136a5e8a… [xio…] NBL 0x… 10.255.0.2:65408 -> 10.255.0.6:80 TCP".
-fn hop_text(h: &super::HopRow, first: crate::time::Timestamp) -> String {
-    let mut s = format!("+{} {} {}", duration(Some(h.ts.micros_since(first))), h.kind, h.point);
+fn write_hop(s: &mut String, h: &super::HopRow, first: crate::time::Timestamp) {
+    s.push('+');
+    write_duration(s, Some(h.ts.micros_since(first)));
+    s.push(' ');
+    s.push_str(h.kind);
+    s.push(' ');
+    s.push_str(&h.point);
     if let Some(to) = &h.to {
-        let _ = write!(s, " -> {to}");
+        s.push_str(" -> ");
+        s.push_str(to);
     }
     if let Some(sw) = &h.switch {
-        let _ = write!(s, " [{sw}]");
+        s.push_str(" [");
+        s.push_str(sw);
+        s.push(']');
     }
     if let Some(n) = &h.nbl {
-        let _ = write!(s, " NBL {n}");
+        s.push_str(" NBL ");
+        s.push_str(n);
     }
     if let Some(t) = &h.tuple {
         let _ = write!(s, " {t}");
@@ -99,8 +108,25 @@ fn hop_text(h: &super::HopRow, first: crate::time::Timestamp) -> String {
     if let Some(v) = h.vni {
         let _ = write!(s, " (vni {v})");
     }
-    s
 }
+
+/// A path's hops, a line each, in one cell: the table's longest cells,
+/// made into one string sized once.
+fn hops_cell(hops: &[super::HopRow]) -> String {
+    let first = hops.first().map(|h| h.ts).unwrap_or_default();
+    let mut cell = String::with_capacity(hops.len() * HOP_LINE_BYTES);
+    for (i, h) in hops.iter().enumerate() {
+        if i > 0 {
+            cell.push('\n');
+        }
+        write_hop(&mut cell, h, first);
+    }
+    cell
+}
+
+/// About the length of a hop's line on a switching host (two NIC names,
+/// a switch, an NBL and a tuple).
+const HOP_LINE_BYTES: usize = 160;
 
 /// "closed, handshake 277.0 µs", with retransmissions and resets when any.
 fn tcp_text(f: &FlowRow) -> String {
@@ -120,12 +146,18 @@ fn tcp_text(f: &FlowRow) -> String {
 
 /// Durations scaled for reading: 277.0 µs, 217.2 ms, 1.250 s.
 fn duration(v: Option<f64>) -> String {
-    match v {
-        None => "-".into(),
-        Some(us) if us.abs() < 1_000.0 => format!("{us:.1} µs"),
-        Some(us) if us.abs() < 1_000_000.0 => format!("{:.1} ms", us / 1_000.0),
-        Some(us) => format!("{:.3} s", us / 1_000_000.0),
-    }
+    let mut s = String::new();
+    write_duration(&mut s, v);
+    s
+}
+
+fn write_duration(s: &mut String, v: Option<f64>) {
+    let _ = match v {
+        None => write!(s, "-"),
+        Some(us) if us.abs() < 1_000.0 => write!(s, "{us:.1} µs"),
+        Some(us) if us.abs() < 1_000_000.0 => write!(s, "{:.1} ms", us / 1_000.0),
+        Some(us) => write!(s, "{:.3} s", us / 1_000_000.0),
+    };
 }
 
 /// A section's table with its rows made on demand: a table of a million
@@ -208,14 +240,12 @@ pub fn lazy_grid(report: &Report, section: Section) -> LazyGrid<'_> {
             count: report.paths.len(),
             row: Box::new(move |i| {
                 let p = &report.paths[i];
-                let first = p.hops.first().map(|h| h.ts).unwrap_or_default();
-                let hops: Vec<String> = p.hops.iter().map(|h| hop_text(h, first)).collect();
                 vec![
                     (i + 1).to_string(),
                     p.flow_id.map(|f| f.to_string()).unwrap_or_else(|| "-".into()),
                     p.verdict.to_string(),
                     duration(Some(p.latency_us)),
-                    hops.join("\n"),
+                    hops_cell(&p.hops),
                 ]
             }),
             numeric: vec![0, 1, 3],

@@ -65,11 +65,15 @@ impl Measure {
             } else {
                 cell
             };
-            for line in lines(shown) {
-                self.widths[c] = self.widths[c].max(width(line));
+            if is_multiline(shown) {
+                for line in lines(shown) {
+                    self.widths[c] = self.widths[c].max(width(line));
+                }
+            } else {
+                self.widths[c] = self.widths[c].max(width(shown));
             }
             // A printable ASCII line is as many characters as columns.
-            if !printable_ascii(cell) && keep_whole.contains(&c) {
+            if keep_whole.contains(&c) && !printable_ascii(cell) {
                 for line in cell.lines() {
                     self.chars[c] = self.chars[c].max(line.chars().count());
                 }
@@ -204,24 +208,37 @@ fn write_row(
     right: &[bool],
     style: Style,
 ) -> io::Result<()> {
-    let height = cells.iter().map(|c| lines(c).count().max(1)).max().unwrap_or(1);
+    // Nearly every row is one line: its cells are written as they are.
+    // The cells of a taller row are read a line at a time, each once.
+    let multiline = cells.iter().any(|c| is_multiline(c));
+    let (height, mut cell_lines) = match multiline {
+        true => {
+            let height = cells.iter().map(|c| lines(c).count().max(1)).max().unwrap_or(1);
+            (height, cells.iter().map(|c| lines(c)).collect())
+        }
+        false => (1, Vec::new()),
+    };
     let separator = if style == Style::Terminal { " " } else { "|" };
-    for i in 0..height {
+    for _ in 0..height {
         line.clear();
         line.push('|');
         for (c, &width) in widths.iter().enumerate() {
             if c > 0 {
                 line.push_str(separator);
             }
-            let text = cells.get(c).and_then(|cell| lines(cell).nth(i)).unwrap_or("");
+            let text = match cells.get(c) {
+                Some(cell) if !multiline => cell,
+                Some(_) => cell_lines[c].next().unwrap_or(""),
+                None => "",
+            };
             let pad = width - self::width(text).min(width);
             line.push(' ');
             if right[c] {
-                line.extend(std::iter::repeat_n(' ', pad));
+                push_spaces(line, pad);
                 line.push_str(text);
             } else {
                 line.push_str(text);
-                line.extend(std::iter::repeat_n(' ', pad));
+                push_spaces(line, pad);
             }
             line.push(' ');
         }
@@ -229,6 +246,22 @@ fn write_row(
         out.write_all(line.as_bytes())?;
     }
     Ok(())
+}
+
+/// Pads a line: whole runs of spaces at a time, as a path's hops are
+/// padded by a hundred columns and more.
+fn push_spaces(line: &mut String, n: usize) {
+    const SPACES: &str = "                                                                ";
+    let mut left = n;
+    while left > 0 {
+        let run = left.min(SPACES.len());
+        line.push_str(&SPACES[..run]);
+        left -= run;
+    }
+}
+
+fn is_multiline(cell: &str) -> bool {
+    cell.as_bytes().contains(&b'\n')
 }
 
 /// The lines of a cell, as `str::lines` gives them; most cells are one.
@@ -244,10 +277,17 @@ fn width(line: &str) -> usize {
     // Every duration under a millisecond has a micro sign (two bytes): one
     // column, and never part of a sequence that changes a width, so it is
     // counted here too, where looking every character of a hop's line up
-    // cost a tenth of a run.
+    // cost a tenth of a run. Eight printable bytes at a time: a report
+    // measures and writes every cell of its tables.
     let bytes = line.as_bytes();
     let (mut at, mut micro) = (0, 0);
     while at < bytes.len() {
+        if let Some(word) = bytes.get(at..at + 8) {
+            if printable_word(u64::from_le_bytes(word.try_into().expect("eight bytes"))) {
+                at += 8;
+                continue;
+            }
+        }
         match bytes[at] {
             b' '..=b'~' => at += 1,
             0xC2 if bytes.get(at + 1) == Some(&0xB5) => {
@@ -258,6 +298,17 @@ fn width(line: &str) -> usize {
         }
     }
     line.len() - micro
+}
+
+/// Whether all eight bytes of `v` are printable ASCII (0x20 to 0x7E).
+fn printable_word(v: u64) -> bool {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // With no high bit set, adding 0x60 sets it exactly in the bytes from
+    // 0x20 up, and adding 1 exactly in 0x7F; neither carries into the
+    // next byte.
+    v & HIGH == 0
+        && v.wrapping_add(0x6060_6060_6060_6060) & HIGH == HIGH
+        && v.wrapping_add(0x0101_0101_0101_0101) & HIGH == 0
 }
 
 fn printable_ascii(s: &str) -> bool {
@@ -297,6 +348,8 @@ mod tests {
             "-",
             "\r",
             "t\tb",
+            // Wider than the run of spaces a cell is padded with at once.
+            "+8.3 µs received Microsoft Hyper-V Network Adapter #3 [swarm-sw] NBL 0xFFFF880A430963E0 10.255.4.33:40251",
         ];
         let n = (*seed >> 33) as usize % 4;
         (0..n).map(|i| pieces[((*seed >> (8 * i)) as usize) % pieces.len()]).collect::<Vec<_>>().join("")
@@ -325,6 +378,35 @@ mod tests {
                 .sum();
             assert_eq!(write(first_chunk), all_kept, "{style:?}");
             assert!(String::from_utf8(all_kept).unwrap().lines().count() > 9_000);
+        }
+    }
+
+    #[test]
+    fn a_word_is_printable_when_each_byte_is() {
+        for b in 0..=255u8 {
+            for at in 0..8 {
+                let mut word = *b"a~ Z0|.x";
+                word[at] = b;
+                let printable = (b' '..=b'~').contains(&b);
+                assert_eq!(super::printable_word(u64::from_le_bytes(word)), printable, "{b:#x} at {at}");
+            }
+        }
+    }
+
+    #[test]
+    fn width_is_the_terminal_width() {
+        use unicode_width::UnicodeWidthStr;
+        let pieces =
+            ["", "a", "10.0.0.4:80 ", "µ", "µs", "名前", "e\u{301}", "\t", "\u{7f}", "Â", "¬", "~", "\u{b5}\u{b5}"];
+        let mut seed = 11u64;
+        for _ in 0..5000 {
+            let mut line = String::new();
+            for _ in 0..seed % 7 {
+                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                line.push_str(pieces[(seed >> 33) as usize % pieces.len()]);
+            }
+            assert_eq!(super::width(&line), line.width(), "{line:?}");
+            seed = seed.wrapping_add(1);
         }
     }
 
