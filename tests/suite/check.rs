@@ -26,10 +26,10 @@ fn report_of(path: &Path) -> Report {
     Report::from_analysis(&analyze(&[path.to_path_buf()], &AnalyzeOptions::default()))
 }
 
-fn variant_file(v: Variant, name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ot-variants-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("{name}.etl"));
+/// A variant of scenario A written into `dir` (a test's own temporary
+/// directory, removed when the test ends, passed or not).
+fn variant_file(dir: &tempfile::TempDir, v: Variant, name: &str) -> PathBuf {
+    let path = dir.path().join(format!("{name}.etl"));
     let file = std::fs::File::create(&path).unwrap();
     scenarios::write_variant(Reference::RoutingMeshNat, v, file).unwrap();
     path
@@ -61,30 +61,32 @@ fn every_scenario_passes_its_expectations() {
 
 #[test]
 fn variants_fail_the_assertion_they_break() {
-    let dropped = failed(&outcomes(&variant_file(Variant::SynDropped, "syn-dropped")));
+    let dir = tempfile::tempdir().unwrap();
+    let dropped = failed(&outcomes(&variant_file(&dir, Variant::SynDropped, "syn-dropped")));
     assert!(
         dropped.iter().any(|(a, o)| a.starts_with("path tcp 92.234.68.72") && o.contains("verdict dropped")),
         "{dropped:?}"
     );
     assert!(dropped.iter().any(|(a, o)| a == "drop " && o.contains("Virtual Filtering Platform")), "{dropped:?}");
 
-    let nat = failed(&outcomes(&variant_file(Variant::OtherNatPort, "other-nat-port")));
+    let nat = failed(&outcomes(&variant_file(&dir, Variant::OtherNatPort, "other-nat-port")));
     assert!(
         nat.iter().any(|(a, o)| a.starts_with("nat tcp 92.234.68.72:53711") && o.contains("10.255.0.2:65409")),
         "{nat:?}"
     );
 
-    let slow = failed(&outcomes(&variant_file(Variant::SlowSwitch, "slow-switch")));
+    let slow = failed(&outcomes(&variant_file(&dir, Variant::SlowSwitch, "slow-switch")));
     assert_eq!(slow.len(), 1, "{slow:?}");
     assert!(slow[0].0.starts_with("latency max received@") && slow[0].1.starts_with("1201.2 µs"), "{slow:?}");
 
-    let lost = failed(&outcomes(&variant_file(Variant::LostBuffer, "lost-buffer")));
+    let lost = failed(&outcomes(&variant_file(&dir, Variant::LostBuffer, "lost-buffer")));
     assert!(lost.iter().any(|(a, o)| a == "health buffers lost" && o == "1"), "{lost:?}");
 }
 
 #[test]
 fn check_exit_status_json_and_junit() {
-    let variant = variant_file(Variant::SlowSwitch, "slow-switch-cli");
+    let dir = tempfile::tempdir().unwrap();
+    let variant = variant_file(&dir, Variant::SlowSwitch, "slow-switch-cli");
     let junit = variant.with_extension("xml");
     let out = cmd()
         .args(["check", variant.to_str().unwrap(), "-f", "json", "--junit", junit.to_str().unwrap()])
@@ -122,36 +124,37 @@ fn kinds(changes: &[Value]) -> Vec<(String, String)> {
 
 #[test]
 fn diff_reports_exactly_the_change() {
+    let dir = tempfile::tempdir().unwrap();
     // The reference side is a saved report, as a CI job keeps it.
-    let saved = std::env::temp_dir().join(format!("ot-known-good-{}.json", std::process::id()));
+    let saved = dir.path().join("known-good.json");
     let out = cmd().args(["analyze", "-f", "json"]).arg(scenarios_dir().join("routing-mesh-nat.etl")).output().unwrap();
     std::fs::write(&saved, &out.stdout).unwrap();
 
     assert!(diff_json(&saved, &scenarios_dir().join("routing-mesh-nat.etl")).is_empty());
 
-    let slow = diff_json(&saved, &variant_file(Variant::SlowSwitch, "d-slow"));
+    let slow = diff_json(&saved, &variant_file(&dir, Variant::SlowSwitch, "d-slow"));
     assert_eq!(kinds(&slow), [("latency".into(), "changed".into())]);
     assert!(slow.iter().any(|c| c["b"].as_str().unwrap().contains("max 1201.2 µs")));
 
-    let nat = diff_json(&saved, &variant_file(Variant::OtherNatPort, "d-nat"));
+    let nat = diff_json(&saved, &variant_file(&dir, Variant::OtherNatPort, "d-nat"));
     let changed: Vec<&Value> = nat.iter().filter(|c| c["category"] == "nat" && c["change"] == "changed").collect();
     assert_eq!(changed.len(), 1, "{nat:?}");
     assert_eq!(changed[0]["a"], "tcp 10.255.0.2:65408 -> 10.255.0.6:80");
     assert_eq!(changed[0]["b"], "tcp 10.255.0.2:65409 -> 10.255.0.6:80");
     assert!(kinds(&nat).iter().all(|(k, _)| k == "nat" || k == "flows" || k == "paths"), "{nat:?}");
 
-    let dropped = diff_json(&saved, &variant_file(Variant::SynDropped, "d-drop"));
+    let dropped = diff_json(&saved, &variant_file(&dir, Variant::SynDropped, "d-drop"));
     assert!(dropped.iter().any(|c| c["category"] == "drops" && c["change"] == "appeared"));
     assert!(dropped.iter().any(|c| c["category"] == "paths"
         && c["change"] == "changed"
         && c["b"].as_str().unwrap().ends_with("(dropped)")));
     assert!(kinds(&dropped).iter().all(|(k, _)| k != "latency" && k != "health"), "{dropped:?}");
 
-    let lost = diff_json(&saved, &variant_file(Variant::LostBuffer, "d-lost"));
+    let lost = diff_json(&saved, &variant_file(&dir, Variant::LostBuffer, "d-lost"));
     assert!(lost.iter().any(|c| c["category"] == "health" && c["what"] == "buffers lost" && c["b"] == "1"));
 
     // --fail-on chooses what makes the exit status 1.
-    let slow_file = variant_file(Variant::SlowSwitch, "d-slow2");
+    let slow_file = variant_file(&dir, Variant::SlowSwitch, "d-slow2");
     let code = |fail_on: &str| {
         cmd().args(["diff", "--fail-on", fail_on]).arg(&saved).arg(&slow_file).output().unwrap().status.code()
     };
@@ -201,10 +204,11 @@ fn fixture_reports_match_schema_and_golden() {
 /// Reports of several captures at once and of the corpus validate too.
 #[test]
 fn other_reports_match_schema() {
+    let dir = tempfile::tempdir().unwrap();
     let validator = schema();
     let mut inputs: Vec<Vec<PathBuf>> = vec![
         vec![scenarios_dir().join("routing-mesh-nat.etl"), scenarios_dir().join("arp-drop-vfp.etl")],
-        vec![variant_file(Variant::SynDropped, "schema-drop")],
+        vec![variant_file(&dir, Variant::SynDropped, "schema-drop")],
     ];
     if let Some(c) = super::common::corpus() {
         inputs.push(vec![

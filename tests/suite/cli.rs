@@ -122,8 +122,9 @@ fn reads_standard_input() {
 
 #[test]
 fn generate_then_analyze() {
-    let dir = std::env::temp_dir().join(format!("ot-gen-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    // Removed when the test ends, passed or failed.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     let out_file = dir.join("mix.pcapng");
     let st = cmd().args(["generate", "--size", "200K", "-o", out_file.to_str().unwrap()]).output().unwrap();
     assert_eq!(st.status.code(), Some(0), "{}", String::from_utf8_lossy(&st.stderr));
@@ -131,7 +132,6 @@ fn generate_then_analyze() {
     let out = cmd().args(["analyze", "-f", "json", out_file.to_str().unwrap()]).output().unwrap();
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["flows"].as_array().unwrap().len(), truth["flows"].as_array().unwrap().len());
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The sample in the README is what the README's first command prints.
@@ -171,8 +171,9 @@ fn trace_prints_timelines_and_mermaid() {
 fn closed_stdout_is_not_an_error() {
     use std::io::Read;
     use std::process::{Command as Std, Stdio};
-    let dir = std::env::temp_dir().join(format!("overlay-trace-pipe-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    // Removed when the test ends, passed or failed.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     let capture = dir.join("mix.pcapng");
     cmd().args(["generate", "--size", "2M", "--flows", "400", "-o"]).arg(&capture).assert().success();
     let runs = ["json", "table", "markdown", "csv"].map(|f| vec!["analyze", "--format", f]);
@@ -195,5 +196,4 @@ fn closed_stdout_is_not_an_error() {
         assert!(!stderr.contains("cannot write") && !stderr.contains("Broken pipe"), "{format}: {stderr}");
         assert_eq!(out.status.code(), Some(0), "{format}: {stderr}");
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -240,14 +240,13 @@ fn pktmon_packets_decompress_with_payload() {
 /// batches), written by the generator.
 fn generated_compressed() -> Vec<u8> {
     use overlay_trace::generate::swarm::{self, SwarmOptions};
-    let dir = std::env::temp_dir().join(format!("overlay-trace-etl-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    // Removed when the test ends, passed or failed.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     let etl = dir.join("swarm.etl");
     let opts = SwarmOptions { seed: 3, flows: 32, size: 3 << 20, cpus: 4, compress: true };
     swarm::write(&etl, &dir.join("swarm.truth.json"), &opts).unwrap();
-    let bytes = std::fs::read(&etl).unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
-    bytes
+    std::fs::read(&etl).unwrap()
 }
 
 fn assert_same_reading(a: &Result<ReadAll, DecodeError>, b: &Result<ReadAll, DecodeError>, what: &str) {

@@ -115,13 +115,13 @@ fn frames(path: &Path) -> Vec<(i64, Vec<u8>)> {
 #[test]
 fn converted_pktmon_equals_pktmon_cap() {
     let Some(dir) = pktmon_dir() else { return };
-    let out = std::env::temp_dir().join(format!("ot-demikernel-{}.pcapng", std::process::id()));
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("demikernel.pcapng");
     let file = std::fs::File::create(&out).unwrap();
     let (stats, _) = overlay_trace::convert::convert(&dir.join("microsoft_demikernel__PktMon.etl"), file).unwrap();
     assert_eq!((stats.packets, stats.error.clone()), (114, None));
     let ours = frames(&out);
     let theirs = frames(&dir.join("microsoft_demikernel__PktMon.cap"));
-    let _ = std::fs::remove_file(&out);
     assert_eq!(ours.len(), 114);
     assert_eq!(theirs.len(), 114);
     for (i, (o, t)) in ours.iter().zip(&theirs).enumerate() {
@@ -197,11 +197,11 @@ fn tshark_reads_converted_files_cleanly() {
         inputs.push(c.join("etl/pktmon/Dookisan_stmcast_server_client__PktMon.etl"));
     }
     for input in inputs {
-        let out = std::env::temp_dir().join(format!("ot-tshark-{}.pcapng", std::process::id()));
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("converted.pcapng");
         let file = std::fs::File::create(&out).unwrap();
         let (stats, _) = overlay_trace::convert::convert(&input, file).unwrap();
         let run = std::process::Command::new("tshark").args(["-n", "-r"]).arg(&out).output().unwrap();
-        let _ = std::fs::remove_file(&out);
         let stderr = String::from_utf8_lossy(&run.stderr);
         let complaints: Vec<&str> = stderr.lines().filter(|l| !l.contains("Running as user")).collect();
         assert!(run.status.success() && complaints.is_empty(), "{}: {complaints:?}", input.display());

@@ -84,10 +84,10 @@ fn capture_etl_reads_back_to_its_truth() {
         assert_eq!(stats.compressed_buffers > 0, compress, "{what}");
         check_flows(&what, &analyze_bytes("capture.etl", etl.clone(), 1 << 16), &truth);
 
-        let path = std::env::temp_dir().join(format!("ot-capture-etl-{}-{cpus}.etl", std::process::id()));
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("capture.etl");
         std::fs::write(&path, &etl).unwrap();
         let result = overlay_trace::convert::convert(&path, Vec::new());
-        let _ = std::fs::remove_file(&path);
         let (cstats, pcapng) = result.unwrap();
         assert_eq!((cstats.packets, cstats.interfaces, cstats.error), (truth.packets, 1, None), "{what}");
         assert_eq!(cstats.warnings, Vec::<String>::new(), "{what}");

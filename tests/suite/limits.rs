@@ -7,8 +7,9 @@ use overlay_trace::report::Report;
 
 #[test]
 fn flows_past_the_limit_are_counted_in_none_and_reported() {
-    let dir = std::env::temp_dir().join(format!("overlay-trace-limits-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    // Removed when the test ends, passed or failed.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     let path = dir.join("mix.pcapng");
     mix::write(std::fs::File::create(&path).unwrap(), &MixOptions { seed: 5, concurrent_flows: 200, size: 4 << 20 })
         .unwrap();
@@ -37,7 +38,6 @@ fn flows_past_the_limit_are_counted_in_none_and_reported() {
         assert_eq!(capped.captures, all.captures, "the captures still count every packet");
     }
     assert!(!all.health.warnings.iter().any(|w| w.contains("--max-flows")));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A capture of `flows` one-packet UDP flows, then a packet of every
@@ -71,8 +71,9 @@ fn many_flows(path: &std::path::Path, flows: u32) {
 
 #[test]
 fn flows_waiting_in_the_temporary_file_are_reported_as_if_never_there() {
-    let dir = std::env::temp_dir().join(format!("overlay-trace-spill-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    // Removed when the test ends, passed or failed.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     let path = dir.join("many.pcapng");
     many_flows(&path, 6000);
     let json = |in_memory, threads, freeing: bool| {
@@ -94,5 +95,4 @@ fn flows_waiting_in_the_temporary_file_are_reported_as_if_never_there() {
             assert!(json(1, threads, freeing) == in_memory, "{threads} threads, freeing {freeing}");
         }
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -26,8 +26,9 @@ fn report(path: &Path, threads: usize) -> String {
 
 #[test]
 fn threads_do_not_change_generated_reports() {
-    let dir = std::env::temp_dir().join(format!("overlay-trace-parallel-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    // Removed when the test ends, passed or failed.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     for (seed, flows, size) in [(1, 50, 6 << 20), (2, 400, 12 << 20), (3, 2000, 3 << 20)] {
         let path = dir.join(format!("mix-{seed}.pcapng"));
         let truth =
@@ -52,7 +53,6 @@ fn threads_do_not_change_generated_reports() {
             assert!(one == report(&path, threads), "{}: {threads} threads differ from one", path.display());
         }
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -90,8 +90,9 @@ fn threads_do_not_change_capture_reports() {
 /// fragments that follow them on their CPU.
 #[test]
 fn two_stage_correlation_gives_the_one_thread_report() {
-    let dir = std::env::temp_dir().join(format!("overlay-trace-two-stage-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    // Removed when the test ends, passed or failed.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     for compress in [false, true] {
         let path = dir.join(format!("swarm-{compress}.etl"));
         let opts = SwarmOptions { seed: 5, flows: 64, size: 8 << 20, cpus: 2, compress };
@@ -105,5 +106,4 @@ fn two_stage_correlation_gives_the_one_thread_report() {
             assert!(one == report(&path, threads), "{}: {threads} threads differ from one", path.display());
         }
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }

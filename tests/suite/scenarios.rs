@@ -501,8 +501,9 @@ fn fixture_files_are_what_generate_writes() {
 
 #[test]
 fn cli_writes_the_scenario() {
-    let dir = std::env::temp_dir().join(format!("overlay-trace-scenarios-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    // Removed when the test ends, passed or failed.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     let path = dir.join("a.etl");
     let status = std::process::Command::new(env!("CARGO_BIN_EXE_overlay-trace"))
         .args(["generate", "--scenario", "routing-mesh-nat", "-o"])
@@ -518,5 +519,4 @@ fn cli_writes_the_scenario() {
     // The logfile header, then one line per event.
     assert_eq!(text.lines().count(), 1 + read(Reference::RoutingMeshNat).len());
     assert!(text.contains("NBL 0xFFFF880A4600B370 received from Nic /DEVICE/{DAB8937D"), "{text}");
-    std::fs::remove_dir_all(&dir).ok();
 }
