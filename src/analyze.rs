@@ -364,7 +364,7 @@ fn clock_offsets(
 /// in the cache when the correlating stage takes it.
 const STAGE_BATCH: usize = 1024;
 /// Batches read ahead of the correlating stage at most.
-const STAGE_DEPTH: usize = 4;
+const STAGE_DEPTH: usize = 16;
 
 /// Items read ahead for the correlating stage, with the last progress report
 /// made while reading them (the callback stays on the calling thread).

@@ -382,14 +382,20 @@ pub(super) struct ChainRules {
 /// A batch holds at least this many decoded bytes (when the chain goes
 /// on that far), so that handing it to the pool costs little beside it...
 const BATCH_BYTES: usize = 1 << 20;
-/// ...and at most this many (or one buffer, whatever its size): with one
-/// batch decoding and one waiting, read-ahead holds at most twice this,
-/// plus their records' positions.
-const BATCH_MAX_BYTES: usize = 16 << 20;
-/// Bytes of the file in a batch at most (or one buffer): two batches stay
-/// well inside the read buffer, which then needs neither to grow past its
-/// read size nor to move much when it refills.
-const BATCH_MAX_RAW: usize = DEFAULT_READ_SIZE / 4;
+/// ...and at most this many (or one buffer, whatever its size): with
+/// [`BATCHES_IN_FLIGHT`] decoding and one being read, read-ahead holds at
+/// most four times this, plus their records' positions.
+const BATCH_MAX_BYTES: usize = 8 << 20;
+/// Bytes of the file in a batch at most (or one buffer): the batches in
+/// flight and the one being read stay inside the read buffer, which then
+/// needs neither to grow past its read size nor to move much when it
+/// refills.
+const BATCH_MAX_RAW: usize = DEFAULT_READ_SIZE / (BATCHES_IN_FLIGHT + 2);
+/// Batches decoding on the pool at once, ahead of the one being read: with
+/// one, the reader waited for the pool for a sixth of a switching host's
+/// run, as the pool's threads share two cores with the reader and the
+/// correlator and may not have run yet.
+const BATCHES_IN_FLIGHT: usize = 3;
 /// Buffers in a batch at most.
 const BATCH_MAX_BUFFERS: usize = 256;
 
@@ -467,7 +473,7 @@ pub(super) struct ReadAhead {
     /// every thread of the pool to take a few.
     min_buffers: usize,
     ready: VecDeque<Done>,
-    in_flight: Option<mpsc::Receiver<Vec<Done>>>,
+    in_flight: VecDeque<mpsc::Receiver<Vec<Done>>>,
     /// Where the chain goes on after the last buffer handed to the pool,
     /// as (offset, index); `None` where it could not be followed.
     next: Option<(u64, u64)>,
@@ -482,7 +488,7 @@ impl ReadAhead {
         if threads < 2 || rayon::current_thread_index().is_some() {
             return None;
         }
-        Some(ReadAhead { rules, min_buffers: 4 * threads, ready: VecDeque::new(), in_flight: None, next: None })
+        Some(ReadAhead { rules, min_buffers: 4 * threads, ready: VecDeque::new(), in_flight: VecDeque::new(), next: None })
     }
 
     /// The decoded buffer at (`offset`, `index`) when the read-ahead has
@@ -508,7 +514,7 @@ impl ReadAhead {
                     // Nothing ahead, or the reader went another way
                     // (damage, a resynchronisation): start over here.
                     self.ready.clear();
-                    self.in_flight = None;
+                    self.in_flight.clear();
                     self.next = Some((offset, index));
                     self.schedule(src, spares);
                 }
@@ -517,17 +523,22 @@ impl ReadAhead {
         None
     }
 
-    /// Waits for the batch in flight, then starts the next one so that it
-    /// decodes while the reader works through this one.
+    /// Waits for the oldest batch in flight, then starts the next ones so
+    /// that they decode while the reader works through this one.
     fn receive<R: Read>(&mut self, src: &mut RefillBuffer<R>, spares: &mut Spares) {
-        let Some(rx) = self.in_flight.take() else { return };
+        let Some(rx) = self.in_flight.pop_front() else { return };
         match rx.recv() {
             Ok(done) => self.ready.extend(done),
             // The batch was lost (a decoding thread panicked): decode
             // inline from here.
-            Err(_) => self.next = None,
+            Err(_) => {
+                self.next = None;
+                self.in_flight.clear();
+            }
         }
-        self.schedule(src, spares);
+        while self.in_flight.len() < BATCHES_IN_FLIGHT && self.next.is_some() {
+            self.schedule(src, spares);
+        }
     }
 
     /// Collects the buffers that follow [`ReadAhead::next`] in the chain
@@ -558,7 +569,7 @@ impl ReadAhead {
             // receiver: then the batch is simply not needed.
             let _ = tx.send(done);
         });
-        self.in_flight = Some(rx);
+        self.in_flight.push_back(rx);
     }
 
     /// The whole buffers from (`offset`, `index`) on, as the reader would
