@@ -276,12 +276,12 @@ impl Summary {
                 // a switch may rewrite between two of its own events.
                 let same_capture_point = prev.switch.is_none() && h.switch.is_none() && prev.point == h.point;
                 if before != now && before.proto == now.proto && !same_capture_point {
-                    let point = match (&h.switch, &prev.switch) {
-                        (Some(s), _) | (None, Some(s)) => s.to_string(),
-                        (None, None) => format!("{} -> {}", prev.point, h.point),
+                    let point: std::borrow::Cow<'_, str> = match (&h.switch, &prev.switch) {
+                        (Some(s), _) | (None, Some(s)) => s.as_str().into(),
+                        (None, None) => format!("{} -> {}", prev.point, h.point).into(),
                     };
                     let ids: Vec<u64> = [flow_of(&prev.tuple), flow_of(&h.tuple)].into_iter().flatten().collect();
-                    if let Some(r) = self.rewrite(before, now, point) {
+                    if let Some(r) = self.rewrite(before, now, &point) {
                         r.packets += 1;
                         for id in ids {
                             if !r.flow_ids.contains(&id) {
@@ -339,14 +339,14 @@ impl Summary {
 
     /// The mapping of `before` to `after` at `point`, made if new; `None`
     /// past the most the index can number.
-    fn rewrite(&mut self, before: Tuple, after: Tuple, point: String) -> Option<&mut Rewrite> {
+    fn rewrite(&mut self, before: Tuple, after: Tuple, point: &str) -> Option<&mut Rewrite> {
         use std::hash::BuildHasher;
-        let hash = rustc_hash::FxBuildHasher.hash_one((&before, &after, point.as_str()));
+        let hash = rustc_hash::FxBuildHasher.hash_one((&before, &after, point));
         let n = self.rewrite_index.find_or_push(
             &mut self.rewrites,
             hash,
             |r| r.before == before && r.after == after && r.point == point,
-            |_| Some(Rewrite { before, after, point: point.clone(), packets: 0, flow_ids: Vec::new() }),
+            |_| Some(Rewrite { before, after, point: point.to_string(), packets: 0, flow_ids: Vec::new() }),
         )?;
         Some(self.rewrites.get_mut(n))
     }
