@@ -13,7 +13,8 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use rustc_hash::FxHashMap;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use super::fields::{utf16_text, utf16_trimmed};
 
@@ -188,9 +189,48 @@ impl From<String> for Text {
 /// when full, which only costs decoding names again.
 #[derive(Debug)]
 pub struct NameCache {
-    map: FxHashMap<Box<[u8]>, Text>,
+    map: HashMap<Box<[u8]>, Text, BuildHasherDefault<SampledHasher>>,
     /// How this cache's strings are stored, which decides their text.
     convert: fn(&[u8]) -> String,
+}
+
+/// Hashes a name by its length and three words of it (its start, middle
+/// and end), not every byte: names are tens of UTF-16 units, a switching
+/// host's events carry four to six of them, and the names of one capture
+/// differ in those words (GUIDs, numbered adapters, container ids). Names
+/// alike there share a hash and are told apart by comparing them whole,
+/// as always; the cache's bound keeps that bounded too.
+#[derive(Default)]
+struct SampledHasher(u64);
+
+impl Hasher for SampledHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let n = bytes.len();
+        let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("eight bytes"));
+        // From 8 to 24 bytes the three words cover the whole name.
+        let (start, middle, end) = if n >= 8 {
+            (word(0), word(n / 2 - 4), word(n - 8))
+        } else {
+            let mut short = [0u8; 8];
+            short[..n].copy_from_slice(bytes);
+            (u64::from_le_bytes(short), 0, 0)
+        };
+        let mixed = (start ^ middle.rotate_left(21) ^ end.rotate_left(42)).wrapping_add(n as u64);
+        self.0 = (self.0 ^ mixed).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
+    #[inline]
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (self.0 ^ n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        // The table takes its control bits from the top and its slot from
+        // the bottom.
+        self.0 ^ (self.0 >> 29)
+    }
 }
 
 /// Names a [`NameCache`] holds at most.
@@ -199,12 +239,12 @@ const MAX_CACHED_NAMES: usize = 1024;
 impl NameCache {
     /// For counted strings, which may include their NUL terminator.
     pub fn counted() -> NameCache {
-        NameCache { map: FxHashMap::default(), convert: utf16_trimmed }
+        NameCache { map: HashMap::default(), convert: utf16_trimmed }
     }
 
     /// For NUL-terminated strings, given without their terminator.
     pub fn terminated() -> NameCache {
-        NameCache { map: FxHashMap::default(), convert: utf16_text }
+        NameCache { map: HashMap::default(), convert: utf16_text }
     }
 
     /// The text of `units` (UTF-16LE).
@@ -248,6 +288,24 @@ mod tests {
         assert!(matches!(full.0, Repr::Shared(_)));
         assert_eq!(full, Text::from("a name past the table's limit"));
         assert_eq!(Text::default(), "");
+    }
+
+    #[test]
+    fn names_alike_where_hashed_are_still_told_apart() {
+        // Same length, start, middle and end: one hash, two names.
+        let name = |c: char| -> Vec<u8> {
+            format!("vNIC:Synthetic:{c}C90961B-7F93-6D22-1098-7A47C025A152")
+                .encode_utf16()
+                .flat_map(u16::to_le_bytes)
+                .collect()
+        };
+        let mut names = NameCache::counted();
+        let (a, b) = (name('5'), name('6'));
+        for _ in 0..2 {
+            assert_eq!(names.text(&a), "vNIC:Synthetic:5C90961B-7F93-6D22-1098-7A47C025A152");
+            assert_eq!(names.text(&b), "vNIC:Synthetic:6C90961B-7F93-6D22-1098-7A47C025A152");
+        }
+        assert_eq!(names.map.len(), 2);
     }
 
     #[test]
