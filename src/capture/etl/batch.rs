@@ -31,7 +31,8 @@ use super::clock::Clock;
 use super::merge::Run;
 use super::payload::{subrange, Source};
 use super::raw::{buffer_type, BUFFER_HEADER_LEN};
-use super::record::{parse_at, Step};
+use super::guid::Guid;
+use super::record::{parse_at, HeaderKind, RecordView, Step};
 use super::{xpress, EtlRecord, ExtendedItem};
 
 /// What decoding a buffer needs besides its bytes; fixed by the logfile
@@ -67,12 +68,68 @@ pub(super) struct Decoded {
     slots: Vec<Slot>,
 }
 
-/// Where a record is in its buffer and when it happened.
+/// Where a record is in its buffer, when it happened, and its header as
+/// the pool parsed it: the reader fills records from this without parsing
+/// them again (parsing every record twice was a tenth of the reader's
+/// time on a switching host), except to copy extended data items.
 #[derive(Debug, Clone, Copy)]
 struct Slot {
     ts: Timestamp,
     raw_ts: i64,
     pos: u32,
+    header: Header,
+}
+
+/// The header fields of a record that [`EtlRecord`] keeps.
+#[derive(Debug, Clone, Copy)]
+struct Header {
+    kind: HeaderKind,
+    header_type: u8,
+    pointer_size: u8,
+    channel: u8,
+    level: u8,
+    opcode: u8,
+    has_ext: bool,
+    id: u16,
+    version: u16,
+    task: u16,
+    flags: u16,
+    event_property: u16,
+    group_type: Option<(u8, u8)>,
+    pid: u32,
+    tid: u32,
+    /// The payload as (start, length) in the records region.
+    user_data: (u32, u32),
+    keywords: u64,
+    provider: Option<Guid>,
+    activity_id: Option<Guid>,
+}
+
+impl Header {
+    fn of(v: &RecordView<'_>, records: &[u8]) -> Header {
+        let at = subrange(records, v.user_data).unwrap_or(0..0);
+        Header {
+            kind: v.kind,
+            header_type: v.header_type,
+            pointer_size: v.pointer_size,
+            channel: v.channel,
+            level: v.level,
+            opcode: v.opcode,
+            has_ext: !v.ext.is_empty(),
+            id: v.id,
+            version: v.version,
+            task: v.task,
+            flags: v.flags,
+            event_property: v.event_property,
+            group_type: v.group_type,
+            pid: v.pid,
+            tid: v.tid,
+            user_data: (at.start as u32, at.len() as u32),
+            keywords: v.keywords,
+            provider: v.provider,
+            activity_id: v.activity_id,
+        }
+    }
 }
 
 impl Run for Decoded {
@@ -143,12 +200,8 @@ impl Decoded {
     /// record `i`.
     pub(super) fn fill_record(&self, i: usize, rec: &mut EtlRecord) -> bool {
         let Some(&slot) = self.slots.get(i) else { return false };
-        let pos = slot.pos as usize;
-        let records = self.records();
-        let Ok(Step::Record(v, _)) = parse_at(records, pos, 0) else {
-            return false; // cannot happen: the same bytes parsed when decoded
-        };
-        let in_buffer = (BUFFER_HEADER_LEN + pos) as u32;
+        let h = slot.header;
+        let in_buffer = (BUFFER_HEADER_LEN + slot.pos as usize) as u32;
         rec.ts = slot.ts;
         rec.raw_ts = slot.raw_ts;
         rec.cpu = self.cpu;
@@ -157,41 +210,46 @@ impl Decoded {
         rec.buffer_index = self.index;
         rec.in_buffer = in_buffer;
         rec.compressed = self.compressed;
-        rec.header_kind = v.kind;
-        rec.header_type = v.header_type;
-        rec.pointer_size = v.pointer_size;
-        rec.provider = v.provider;
-        rec.activity_id = v.activity_id;
-        rec.id = v.id;
-        rec.version = v.version;
-        rec.channel = v.channel;
-        rec.level = v.level;
-        rec.opcode = v.opcode;
-        rec.task = v.task;
-        rec.keywords = v.keywords;
-        rec.pid = v.pid;
-        rec.tid = v.tid;
-        rec.flags = v.flags;
-        rec.event_property = v.event_property;
-        rec.kernel_group_type = v.group_type;
+        rec.header_kind = h.kind;
+        rec.header_type = h.header_type;
+        rec.pointer_size = h.pointer_size;
+        rec.provider = h.provider;
+        rec.activity_id = h.activity_id;
+        rec.id = h.id;
+        rec.version = h.version;
+        rec.channel = h.channel;
+        rec.level = h.level;
+        rec.opcode = h.opcode;
+        rec.task = h.task;
+        rec.keywords = h.keywords;
+        rec.pid = h.pid;
+        rec.tid = h.tid;
+        rec.flags = h.flags;
+        rec.event_property = h.event_property;
+        rec.kernel_group_type = h.group_type;
         let mut n = 0;
-        for (ext_type, data) in v.ext.iter() {
-            match rec.extended.get_mut(n) {
-                Some(item) => {
-                    item.ext_type = ext_type;
-                    item.data.clear();
-                    item.data.extend_from_slice(data);
+        if h.has_ext {
+            // The items are copied from the record, parsed again for them.
+            let Ok(Step::Record(v, _)) = parse_at(self.records(), slot.pos as usize, 0) else {
+                return false; // cannot happen: the same bytes parsed when decoded
+            };
+            for (ext_type, data) in v.ext.iter() {
+                match rec.extended.get_mut(n) {
+                    Some(item) => {
+                        item.ext_type = ext_type;
+                        item.data.clear();
+                        item.data.extend_from_slice(data);
+                    }
+                    None => rec.extended.push(ExtendedItem { ext_type, data: data.to_vec() }),
                 }
-                None => rec.extended.push(ExtendedItem { ext_type, data: data.to_vec() }),
+                n += 1;
             }
-            n += 1;
         }
         rec.extended.truncate(n);
-        // The payload is a sub-slice of `records`, which starts at
+        // The payload is a range of the records region, which starts at
         // `region.start` of the run's bytes.
-        let at = subrange(records, v.user_data).unwrap_or(0..0);
-        let start = self.region.start + at.start;
-        rec.user_data.set(&self.bytes, start..start + at.len());
+        let start = self.region.start + h.user_data.0 as usize;
+        rec.user_data.set(&self.bytes, start..start + h.user_data.1 as usize);
         true
     }
 }
@@ -348,7 +406,7 @@ fn walk(ctx: DecodeCtx, hdr: &BufferHeader, mut run: Decoded, offset: u64, index
                 if run.slots.last().is_some_and(|s| s.ts > ts) {
                     sorted = false;
                 }
-                run.slots.push(Slot { ts, raw_ts, pos: pos as u32 });
+                run.slots.push(Slot { ts, raw_ts, pos: pos as u32, header: Header::of(&v, records) });
                 pos += advance;
             }
             Err(mut e) => {
@@ -488,7 +546,13 @@ impl ReadAhead {
         if threads < 2 || rayon::current_thread_index().is_some() {
             return None;
         }
-        Some(ReadAhead { rules, min_buffers: 4 * threads, ready: VecDeque::new(), in_flight: VecDeque::new(), next: None })
+        Some(ReadAhead {
+            rules,
+            min_buffers: 4 * threads,
+            ready: VecDeque::new(),
+            in_flight: VecDeque::new(),
+            next: None,
+        })
     }
 
     /// The decoded buffer at (`offset`, `index`) when the read-ahead has
