@@ -4,6 +4,7 @@
 //! packets or bytes.
 
 pub mod csv;
+mod decimal;
 pub mod events;
 pub mod json;
 pub mod pcapng;

@@ -152,12 +152,22 @@ fn duration(v: Option<f64>) -> String {
 }
 
 fn write_duration(s: &mut String, v: Option<f64>) {
-    let _ = match v {
-        None => write!(s, "-"),
-        Some(us) if us.abs() < 1_000.0 => write!(s, "{us:.1} µs"),
-        Some(us) if us.abs() < 1_000_000.0 => write!(s, "{:.1} ms", us / 1_000.0),
-        Some(us) => write!(s, "{:.3} s", us / 1_000_000.0),
-    };
+    use super::decimal::write_fixed;
+    match v {
+        None => s.push('-'),
+        Some(us) if us.abs() < 1_000.0 => {
+            write_fixed(s, us, 1);
+            s.push_str(" µs");
+        }
+        Some(us) if us.abs() < 1_000_000.0 => {
+            write_fixed(s, us / 1_000.0, 1);
+            s.push_str(" ms");
+        }
+        Some(us) => {
+            write_fixed(s, us / 1_000_000.0, 3);
+            s.push_str(" s");
+        }
+    }
 }
 
 /// A section's table with its rows made on demand: a table of a million
