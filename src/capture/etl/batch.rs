@@ -28,10 +28,10 @@ use crate::time::Timestamp;
 
 use super::buffer::BufferHeader;
 use super::clock::Clock;
+use super::guid::Guid;
 use super::merge::Run;
 use super::payload::{subrange, Source};
 use super::raw::{buffer_type, BUFFER_HEADER_LEN};
-use super::guid::Guid;
 use super::record::{parse_at, HeaderKind, RecordView, Step};
 use super::{xpress, EtlRecord, ExtendedItem};
 
