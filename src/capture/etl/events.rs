@@ -96,6 +96,9 @@ impl<R: Read> EtlEvents<R> {
         // The record is read into the previous one's allocations, in place:
         // a record is some 180 bytes, and every move of it is a copy.
         let rec = &mut self.current;
+        // A switch port fragment's layout, found for reassembly and used
+        // again to decode it.
+        let mut layout;
         loop {
             match self.reader.next_record_into(rec) {
                 None => return Ok(None),
@@ -103,7 +106,10 @@ impl<R: Read> EtlEvents<R> {
                 Some(Ok(())) => {}
             }
             // A fragment that starts or continues a packet yields no event.
-            if is_ndiscap_fragment(rec) && !fragment_completes(&mut self.reassembler, &mut self.assembled, rec) {
+            layout = None;
+            if is_ndiscap_fragment(rec)
+                && !fragment_completes(&mut self.reassembler, &mut self.assembled, rec, &mut layout)
+            {
                 continue;
             }
             break;
@@ -112,7 +118,7 @@ impl<R: Read> EtlEvents<R> {
         let (kind, key) = if self.skip_switch_events && rec.provider == Some(vmswitch::GUID) {
             (EventKind::Other, None)
         } else {
-            classify(rec, &self.assembled, &mut self.names, &mut self.port_names)
+            classify(rec, layout.as_ref(), &self.assembled, &mut self.names, &mut self.port_names)
         };
         let point = match key {
             Some(k) => point_for(&mut self.keys, &mut self.points, &self.component_names, k, rec),
@@ -127,10 +133,19 @@ impl<R: Read> EtlEvents<R> {
 
 /// Feeds an ndiscap fragment to the reassembler; true when it completes a
 /// packet, which is then in `assembled` (or is the record's own bytes).
-fn fragment_completes(reassembler: &mut ndiscap::Reassembler, assembled: &mut Vec<u8>, rec: &EtlRecord) -> bool {
+/// For a switch port fragment (1003), its payload's layout goes to `layout`.
+fn fragment_completes(
+    reassembler: &mut ndiscap::Reassembler,
+    assembled: &mut Vec<u8>,
+    rec: &EtlRecord,
+    layout: &mut Option<ndiscap::VmswitchLayout>,
+) -> bool {
     let frame = match rec.id {
         ndiscap::EVENT_FRAGMENT => ndiscap::fragment(&rec.user_data).map(|f| (f.lower_if_index, f.bytes)),
-        _ => ndiscap::vmswitch_frame(&rec.user_data),
+        _ => {
+            *layout = ndiscap::vmswitch_layout(&rec.user_data);
+            layout.as_ref().map(|l| (l.lower_if_index(), l.frame(&rec.user_data)))
+        }
     };
     let Some((lower_if_index, bytes)) = frame else { return true }; // undecodable: surfaces as Other
     let done = match reassembler.push(rec.cpu, lower_if_index, rec.keywords, bytes) {
@@ -165,6 +180,7 @@ fn is_ndiscap_fragment(rec: &EtlRecord) -> bool {
 /// fragments (empty when the record's own fragment is the whole packet).
 fn classify<'a>(
     rec: &'a EtlRecord,
+    layout: Option<&ndiscap::VmswitchLayout>,
     assembled: &'a [u8],
     names: &mut vmswitch::NameCache,
     port_names: &mut vmswitch::NameCache,
@@ -173,7 +189,10 @@ fn classify<'a>(
     if provider == ndiscap::GUID && is_ndiscap_fragment(rec) {
         let frag = match rec.id {
             ndiscap::EVENT_FRAGMENT => ndiscap::fragment(&rec.user_data),
-            _ => ndiscap::vmswitch_fragment_cached(&rec.user_data, rec.pointer_size as usize, port_names),
+            _ => match layout {
+                Some(l) => ndiscap::vmswitch_fragment_at(&rec.user_data, l, rec.pointer_size as usize, port_names),
+                None => ndiscap::vmswitch_fragment_cached(&rec.user_data, rec.pointer_size as usize, port_names),
+            },
         };
         let Some(frag) = frag else { return (EventKind::Other, None) };
         let link = ndiscap::link_type(rec.keywords);

@@ -114,16 +114,28 @@ pub fn vmswitch_fragment_cached<'a>(
     pointer_size: usize,
     names: &mut NameCache,
 ) -> Option<Fragment<'a>> {
-    let (l, mut f) = vmswitch_layout(data)?;
-    let bytes = l.bytes;
+    vmswitch_fragment_at(data, &vmswitch_layout(data)?, pointer_size, names)
+}
+
+/// [`vmswitch_fragment_cached`] with the payload's layout already found
+/// (by [`vmswitch_layout`], for reassembly): the names are NUL-terminated,
+/// so finding them means reading them.
+pub fn vmswitch_fragment_at<'a>(
+    data: &'a [u8],
+    l: &VmswitchLayout,
+    pointer_size: usize,
+    names: &mut NameCache,
+) -> Option<Fragment<'a>> {
+    let part = |(start, len): (u32, u32)| data.get(start as usize..start as usize + len as usize);
     let mut port = SwitchPort {
         source_port_id: l.source_port_id,
-        source_port_name: names.text(l.source_port_name),
-        source_nic_name: names.text(l.source_nic_name),
-        source_nic_type: names.text(l.source_nic_type),
+        source_port_name: names.text(part(l.source_port_name)?),
+        source_nic_name: names.text(part(l.source_nic_name)?),
+        source_nic_type: names.text(part(l.source_nic_type)?),
         destination_count: l.destination_count,
         ..Default::default()
     };
+    let mut f = Fields::new(data.get(l.after_frame as usize..)?);
     // The OOB array is optional in practice: keep the fragment without it.
     if let Some(oob_size) = f.u32() {
         if let Some(oob) = f.bytes(oob_size as usize) {
@@ -142,7 +154,7 @@ pub fn vmswitch_fragment_cached<'a>(
     Some(Fragment {
         miniport_if_index: l.miniport_if_index,
         lower_if_index: l.lower_if_index,
-        bytes,
+        bytes: part(l.frame)?,
         vmswitch: Some(port),
     })
 }
@@ -151,35 +163,61 @@ pub fn vmswitch_fragment_cached<'a>(
 /// port's names: what reassembly needs. `None` exactly when
 /// `vmswitch_fragment` is.
 pub fn vmswitch_frame(data: &[u8]) -> Option<(u32, &[u8])> {
-    vmswitch_layout(data).map(|(l, _)| (l.lower_if_index, l.bytes))
+    let l = vmswitch_layout(data)?;
+    Some((l.lower_if_index, l.frame(data)))
 }
 
-/// Event 1003 up to the frame, names as raw UTF-16LE.
-struct VmswitchLayout<'a> {
+/// Where the fields of an event 1003 payload lie, up to and including the
+/// frame: the names as raw UTF-16LE and the frame, as (start, length).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VmswitchLayout {
     miniport_if_index: u32,
     lower_if_index: u32,
     source_port_id: u32,
-    source_port_name: &'a [u8],
-    source_nic_name: &'a [u8],
-    source_nic_type: &'a [u8],
+    source_port_name: (u32, u32),
+    source_nic_name: (u32, u32),
+    source_nic_type: (u32, u32),
     destination_count: u32,
-    bytes: &'a [u8],
+    frame: (u32, u32),
+    /// Where what follows the frame starts.
+    after_frame: u32,
 }
 
-/// The fields of event 1003 up to the frame, and what follows it.
-fn vmswitch_layout(data: &[u8]) -> Option<(VmswitchLayout<'_>, Fields<'_>)> {
+impl VmswitchLayout {
+    pub fn lower_if_index(&self) -> u32 {
+        self.lower_if_index
+    }
+
+    /// The frame, in the payload this layout was found in (empty in any
+    /// other too short for it).
+    pub fn frame<'a>(&self, data: &'a [u8]) -> &'a [u8] {
+        let (start, len) = self.frame;
+        data.get(start as usize..start as usize + len as usize).unwrap_or_default()
+    }
+}
+
+/// The layout of an event 1003 payload; `None` when it is cut short.
+/// (Payloads are ETW records, far below 4 GiB, so offsets fit in u32.)
+pub fn vmswitch_layout(data: &[u8]) -> Option<VmswitchLayout> {
+    u32::try_from(data.len()).ok()?;
     let mut f = Fields::new(data);
+    // (start, length) of the units of a NUL-terminated name.
+    let name = |f: &mut Fields<'_>| -> Option<(u32, u32)> {
+        let start = f.pos() as u32;
+        Some((start, f.wstr_units()?.len() as u32))
+    };
     let miniport_if_index = f.u32()?;
     let lower_if_index = f.u32()?;
     let source_port_id = f.u32()?;
-    let source_port_name = f.wstr_units()?;
-    let source_nic_name = f.wstr_units()?;
-    let source_nic_type = f.wstr_units()?;
+    let source_port_name = name(&mut f)?;
+    let source_nic_name = name(&mut f)?;
+    let source_nic_type = name(&mut f)?;
     let destination_count = f.u32()?;
     f.bytes((destination_count as usize).checked_mul(8)?)?;
-    let size = f.u32()? as usize;
-    let bytes = f.bytes(size)?;
-    let l = VmswitchLayout {
+    let size = f.u32()?;
+    let frame = (f.pos() as u32, size);
+    f.bytes(size as usize)?;
+    Some(VmswitchLayout {
         miniport_if_index,
         lower_if_index,
         source_port_id,
@@ -187,9 +225,9 @@ fn vmswitch_layout(data: &[u8]) -> Option<(VmswitchLayout<'_>, Fields<'_>)> {
         source_nic_name,
         source_nic_type,
         destination_count,
-        bytes,
-    };
-    Some((l, f))
+        frame,
+        after_frame: f.pos() as u32,
+    })
 }
 
 /// Writes an event 1001 payload, the inverse of [`fragment`] (the layout of
@@ -343,6 +381,17 @@ mod tests {
         let p = f.vmswitch.unwrap();
         assert_eq!((f.bytes, p.source_port_id, p.vlan_id, p.hash_value), (&[1, 2][..], 42, 100, 0xdeadbeef));
         assert_eq!((p.source_port_name.as_str(), p.source_nic_type.as_str()), ("port", "Synthetic"));
+
+        // Cut anywhere: nothing panics, and reassembly's frame and the
+        // decoding from the layout it found agree with decoding at once.
+        for end in 0..=d.len() {
+            let cut = &d[..end];
+            let whole = vmswitch_fragment(cut, 8);
+            let frame = vmswitch_frame(cut);
+            assert_eq!(frame, whole.as_ref().map(|f| (f.lower_if_index, f.bytes)), "cut at {end}");
+            let at = vmswitch_layout(cut).and_then(|l| vmswitch_fragment_at(cut, &l, 8, &mut NameCache::terminated()));
+            assert_eq!(at, whole, "cut at {end}");
+        }
     }
 
     #[test]
