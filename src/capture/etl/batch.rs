@@ -1,8 +1,8 @@
 //! Buffers as units of work: [`decode`] turns one buffer's bytes into its
 //! records with no side effect, so it can run on any thread; [`ReadAhead`]
 //! decodes the buffers that follow the reader's position on rayon's pool,
-//! a bounded batch at a time, while the reader hands out the records of
-//! the batch before.
+//! a few bounded batches at a time, while the reader hands out the records
+//! of the batch before them.
 //!
 //! The reader stays the only one to decide what a buffer is and what
 //! happens after it: it asks for the buffer at (offset, index) when its
@@ -524,7 +524,8 @@ struct Done {
 }
 
 /// Buffers decoded ahead of the reader's position, in file order: a batch
-/// ready to be taken, and the next one decoding on the pool meanwhile.
+/// ready to be taken, and the next ones ([`BATCHES_IN_FLIGHT`]) decoding on
+/// the pool meanwhile.
 pub(super) struct ReadAhead {
     rules: ChainRules,
     /// Buffers per batch at least (when the chain has them): enough for
