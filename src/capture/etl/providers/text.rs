@@ -10,11 +10,9 @@
 //! bounded ([`MAX_INTERNED_BYTES`]); past it, names are reference counted
 //! as before.
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex, OnceLock};
-
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use super::fields::{utf16_text, utf16_trimmed};
 
