@@ -23,5 +23,7 @@ mod pipeline;
 mod prefetch;
 pub mod report;
 pub mod spill;
+#[cfg(test)]
+mod test_rng;
 pub mod time;
 pub mod trace;

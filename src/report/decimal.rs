@@ -106,11 +106,9 @@ mod tests {
         }
         // Durations as the report makes them: nanoseconds to micro-,
         // milli- and seconds.
-        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        let mut rng = crate::test_rng::XorShift64::new(0x2545_F491_4F6C_DD1D);
         for _ in 0..20_000 {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
+            let seed = rng.next();
             let ns = (seed % 10_000_000_000) as i64 - 1_000_000_000;
             let us = ns as f64 / 1000.0;
             for v in [us, us / 1_000.0, us / 1_000_000.0, (us * 1000.0).round() / 1000.0] {

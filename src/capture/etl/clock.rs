@@ -127,13 +127,8 @@ mod tests {
 
     #[test]
     fn sixty_four_bits_give_what_128_do() {
-        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut rng = crate::test_rng::XorShift64::new(0x9E37_79B9_7F4A_7C15);
+        let mut next = || rng.next();
         let starts = [filetime_ns(START), 0, -5, i64::MAX as i128, i64::MAX as i128 + 1];
         for _ in 0..100_000 {
             let (a, b) = (next(), next());

@@ -201,13 +201,8 @@ mod tests {
     /// earliest (time, run, index) head says they should.
     #[test]
     fn releases_match_a_linear_scan() {
-        let mut seed = 0x2545_F491_4F6C_DD1Du64;
-        let mut rnd = |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n
-        };
+        let mut rng = crate::test_rng::XorShift64::new(0x2545_F491_4F6C_DD1D);
+        let mut rnd = |n: u64| rng.next() % n;
         let mut w = Window::new();
         // The reference: every run with its next index.
         let mut runs: Vec<(Vec<i64>, usize)> = Vec::new();
