@@ -216,7 +216,7 @@ pub fn analyze_with_progress(
             }
         }
     }
-    let mut sinks = Sinks { flows: &mut flows, paths: &mut followed, health: &mut health };
+    let mut sinks = Sinks { flows: &mut flows, paths: &mut followed, health: &mut health, flow_ids: Vec::new() };
     let mut closed_early = 0;
     if merged {
         // One timeline: the captures' events interleaved by (corrected) time
@@ -802,9 +802,11 @@ pub(crate) struct Sinks<'a> {
     pub(crate) flows: &'a mut FlowTable,
     pub(crate) paths: &'a mut Summary,
     pub(crate) health: &'a mut Health,
+    /// The flows of the path being folded (one list for every path).
+    pub(crate) flow_ids: Vec<(crate::packet::Tuple, u64)>,
 }
 
 fn fold_path(path: &crate::trace::PacketPath, sinks: &mut Sinks<'_>) {
-    let ids = sinks.flows.observe_packet(&path.sightings);
-    sinks.paths.add(path, &ids);
+    sinks.flows.observe_packet_into(&path.sightings, &mut sinks.flow_ids);
+    sinks.paths.add(path, &sinks.flow_ids);
 }

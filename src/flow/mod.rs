@@ -218,6 +218,8 @@ pub struct FlowTable {
     dedup_window_ns: i64,
     /// Frames that carried no IP or ARP packet.
     pub without_flow: u64,
+    /// The flow keys of the path being observed (kept for the next one).
+    scratch_keys: Vec<Option<Tuple>>,
 }
 
 /// A mark for each sighting of a path: a word for the usual few dozen, a
@@ -266,6 +268,7 @@ impl FlowTable {
             beyond_limit: BeyondLimit::default(),
             dedup_window_ns: DEFAULT_DEDUP_WINDOW_NS,
             without_flow: 0,
+            scratch_keys: Vec::new(),
         }
     }
 
@@ -330,23 +333,35 @@ impl FlowTable {
     /// decapsulated copy (which belong to the tunnel's flow). Returns the ids
     /// of those flows.
     pub fn observe_packet(&mut self, sightings: &[crate::trace::Sighting]) -> Vec<(Tuple, u64)> {
-        let n = sightings.len();
         let mut ids = Vec::new();
+        self.observe_packet_into(sightings, &mut ids);
+        ids
+    }
+
+    /// [`observe_packet`](Self::observe_packet) into `ids` (cleared first),
+    /// so that a caller folding many paths reuses one list.
+    pub fn observe_packet_into(&mut self, sightings: &[crate::trace::Sighting], ids: &mut Vec<(Tuple, u64)>) {
+        ids.clear();
+        let n = sightings.len();
+        // Each sighting's flow key, worked out once: the grouping below
+        // compares every pair.
+        let mut keys = std::mem::take(&mut self.scratch_keys);
+        keys.clear();
+        keys.extend(sightings.iter().map(|s| s.decoded.inner.map(|t| t.canonical().0)));
         let mut done = Marks::new(n);
         for first in 0..n {
             if done.get(first) {
                 continue;
             }
-            let Some(inner) = sightings[first].decoded.inner else {
+            let (Some(inner), Some(canonical)) = (sightings[first].decoded.inner, keys[first]) else {
                 done.set(first);
                 self.without_flow += 1;
                 continue;
             };
-            let (canonical, _) = inner.canonical();
             let mut same = Marks::new(n);
             let mut count = 0;
-            for (i, s) in sightings.iter().enumerate().skip(first) {
-                if !done.get(i) && s.decoded.inner.map(|t| t.canonical().0) == Some(canonical) {
+            for (i, key) in keys.iter().enumerate().skip(first) {
+                if !done.get(i) && *key == Some(canonical) {
                     same.set(i);
                     done.set(i);
                     count += 1;
@@ -367,7 +382,7 @@ impl FlowTable {
             }
             ids.push((canonical, id));
         }
-        ids
+        self.scratch_keys = keys;
     }
 
     /// Counts one packet whose first sighting had tuple `inner` at `ts`;
@@ -564,6 +579,29 @@ mod tests {
             assert_eq!(seen, [nat, len as u64 - nat], "{len} sightings");
             assert!(flows.iter().all(|f| f.packets == [1, 0]), "{len} sightings");
         }
+    }
+
+    #[test]
+    fn a_reused_list_holds_only_the_last_paths_flows() {
+        let cfg = DecodeConfig::default();
+        let sighting = |frame: &[u8], i: u32| crate::trace::Sighting {
+            ts: Timestamp(i as i64),
+            point: (0, i),
+            decoded: decode(LinkType::ETHERNET, frame, &cfg),
+            frame_len: frame.len() as u32,
+        };
+        let nat = [
+            sighting(&udp([10, 0, 0, 1], [10, 0, 0, 2], 1000, 53, b"q"), 0),
+            sighting(&udp([192, 168, 0, 1], [10, 0, 0, 2], 40000, 53, b"q"), 1),
+        ];
+        let plain = [sighting(&udp([10, 0, 0, 3], [10, 0, 0, 4], 7, 9, b"r"), 2)];
+        let (mut reused, mut fresh) = (FlowTable::new(), FlowTable::new());
+        let mut ids = Vec::new();
+        for path in [&nat[..], &plain[..], &nat[..]] {
+            reused.observe_packet_into(path, &mut ids);
+            assert_eq!(ids, fresh.observe_packet(path));
+        }
+        assert_eq!(ids.len(), 2);
     }
 
     #[test]
