@@ -28,9 +28,9 @@ pub struct EtlEvents<R: Read> {
     current: EtlRecord,
     reassembler: ndiscap::Reassembler,
     assembled: Vec<u8>,
-    /// Names of NBL events and of switch ports, decoded once each.
-    names: vmswitch::NameCache,
-    port_names: vmswitch::NameCache,
+    /// Names of NBL events, decoded once each, and switch ports.
+    names: vmswitch::NblNames,
+    ports: ndiscap::SwitchPorts,
     keys: Vec<PointKey>,
     points: Vec<CapturePoint>,
     /// pktmon component names, which arrive at the end of the log.
@@ -46,8 +46,8 @@ impl<R: Read> EtlEvents<R> {
             current: EtlRecord::blank(),
             reassembler: ndiscap::Reassembler::default(),
             assembled: Vec::new(),
-            names: vmswitch::NameCache::counted(),
-            port_names: vmswitch::NameCache::terminated(),
+            names: vmswitch::NblNames::new(),
+            ports: ndiscap::SwitchPorts::new(),
             keys: Vec::new(),
             points: Vec::new(),
             component_names: Vec::new(),
@@ -108,7 +108,7 @@ impl<R: Read> EtlEvents<R> {
             // A fragment that starts or continues a packet yields no event.
             layout = None;
             if is_ndiscap_fragment(rec)
-                && !fragment_completes(&mut self.reassembler, &mut self.assembled, rec, &mut layout)
+                && !fragment_completes(&mut self.reassembler, &mut self.assembled, &mut self.ports, rec, &mut layout)
             {
                 continue;
             }
@@ -118,7 +118,7 @@ impl<R: Read> EtlEvents<R> {
         let (kind, key) = if self.skip_switch_events && rec.provider == Some(vmswitch::GUID) {
             (EventKind::Other, None)
         } else {
-            classify(rec, layout.as_ref(), &self.assembled, &mut self.names, &mut self.port_names)
+            classify(rec, layout.as_ref(), &self.assembled, &mut self.names, &mut self.ports)
         };
         let point = match key {
             Some(k) => point_for(&mut self.keys, &mut self.points, &self.component_names, k, rec),
@@ -137,13 +137,14 @@ impl<R: Read> EtlEvents<R> {
 fn fragment_completes(
     reassembler: &mut ndiscap::Reassembler,
     assembled: &mut Vec<u8>,
+    ports: &mut ndiscap::SwitchPorts,
     rec: &EtlRecord,
     layout: &mut Option<ndiscap::VmswitchLayout>,
 ) -> bool {
     let frame = match rec.id {
         ndiscap::EVENT_FRAGMENT => ndiscap::fragment(&rec.user_data).map(|f| (f.lower_if_index, f.bytes)),
         _ => {
-            *layout = ndiscap::vmswitch_layout(&rec.user_data);
+            *layout = ports.layout(&rec.user_data);
             layout.as_ref().map(|l| (l.lower_if_index(), l.frame(&rec.user_data)))
         }
     };
@@ -182,16 +183,16 @@ fn classify<'a>(
     rec: &'a EtlRecord,
     layout: Option<&ndiscap::VmswitchLayout>,
     assembled: &'a [u8],
-    names: &mut vmswitch::NameCache,
-    port_names: &mut vmswitch::NameCache,
+    names: &mut vmswitch::NblNames,
+    ports: &mut ndiscap::SwitchPorts,
 ) -> (EventKind<'a>, Option<PointKey>) {
     let Some(provider) = rec.provider else { return (EventKind::Other, None) };
     if provider == ndiscap::GUID && is_ndiscap_fragment(rec) {
         let frag = match rec.id {
             ndiscap::EVENT_FRAGMENT => ndiscap::fragment(&rec.user_data),
             _ => match layout {
-                Some(l) => ndiscap::vmswitch_fragment_at(&rec.user_data, l, rec.pointer_size as usize, port_names),
-                None => ndiscap::vmswitch_fragment_cached(&rec.user_data, rec.pointer_size as usize, port_names),
+                Some(l) => ndiscap::vmswitch_fragment_at(&rec.user_data, l, rec.pointer_size as usize, ports),
+                None => ndiscap::vmswitch_fragment_cached(&rec.user_data, rec.pointer_size as usize, ports),
             },
         };
         let Some(frag) = frag else { return (EventKind::Other, None) };

@@ -6,6 +6,7 @@
 pub mod fields;
 pub mod ndiscap;
 pub mod pktmon;
+pub mod ports;
 pub mod text;
 pub mod vmswitch;
 

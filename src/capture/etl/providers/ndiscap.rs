@@ -4,7 +4,8 @@
 //! Hyper-V switch port (1003). See etl-format.md section 3.
 
 use super::fields::Fields;
-use super::text::{NameCache, Text};
+pub use super::ports::SwitchPorts;
+use super::text::Text;
 use crate::capture::etl::Guid;
 use crate::event::{Direction, LinkType};
 
@@ -104,34 +105,33 @@ pub fn metadata(data: &[u8]) -> Option<Metadata<'_>> {
 /// Event 1003: the 1001 fields plus the switch port and, after the frame,
 /// the NBL's out-of-band info array of pointer-sized slots.
 pub fn vmswitch_fragment(data: &[u8], pointer_size: usize) -> Option<Fragment<'_>> {
-    vmswitch_fragment_cached(data, pointer_size, &mut NameCache::terminated())
+    vmswitch_fragment_cached(data, pointer_size, &mut SwitchPorts::new())
 }
 
-/// [`vmswitch_fragment`], taking names seen before from `names` (a
-/// [`NameCache::terminated`]).
+/// [`vmswitch_fragment`], taking ports seen before from `ports`.
 pub fn vmswitch_fragment_cached<'a>(
     data: &'a [u8],
     pointer_size: usize,
-    names: &mut NameCache,
+    ports: &mut SwitchPorts,
 ) -> Option<Fragment<'a>> {
-    vmswitch_fragment_at(data, &vmswitch_layout(data)?, pointer_size, names)
+    vmswitch_fragment_at(data, &ports.layout(data)?, pointer_size, ports)
 }
 
 /// [`vmswitch_fragment_cached`] with the payload's layout already found
-/// (by [`vmswitch_layout`], for reassembly): the names are NUL-terminated,
-/// so finding them means reading them.
+/// (by [`vmswitch_layout`] or [`SwitchPorts::layout`], for reassembly).
 pub fn vmswitch_fragment_at<'a>(
     data: &'a [u8],
     l: &VmswitchLayout,
     pointer_size: usize,
-    names: &mut NameCache,
+    ports: &mut SwitchPorts,
 ) -> Option<Fragment<'a>> {
     let part = |(start, len): (u32, u32)| data.get(start as usize..start as usize + len as usize);
+    let [source_port_name, source_nic_name, source_nic_type] = ports.names(data, l)?;
     let mut port = SwitchPort {
         source_port_id: l.source_port_id,
-        source_port_name: names.text(part(l.source_port_name)?),
-        source_nic_name: names.text(part(l.source_nic_name)?),
-        source_nic_type: names.text(part(l.source_nic_type)?),
+        source_port_name,
+        source_nic_name,
+        source_nic_type,
         destination_count: l.destination_count,
         ..Default::default()
     };
@@ -188,6 +188,16 @@ impl VmswitchLayout {
         self.lower_if_index
     }
 
+    pub fn source_port_id(&self) -> u32 {
+        self.source_port_id
+    }
+
+    /// Where the port's, the NIC's and the NIC type's names lie, as
+    /// (start, length) of their units.
+    pub fn names(&self) -> [(u32, u32); 3] {
+        [self.source_port_name, self.source_nic_name, self.source_nic_type]
+    }
+
     /// The frame, in the payload this layout was found in (empty in any
     /// other too short for it).
     pub fn frame<'a>(&self, data: &'a [u8]) -> &'a [u8] {
@@ -196,37 +206,50 @@ impl VmswitchLayout {
     }
 }
 
+/// Where an event 1003 payload's names start: after its MiniportIfIndex,
+/// LowerIfIndex and SourcePortId.
+pub const VMSWITCH_NAMES_AT: usize = 12;
+
 /// The layout of an event 1003 payload; `None` when it is cut short.
 /// (Payloads are ETW records, far below 4 GiB, so offsets fit in u32.)
 pub fn vmswitch_layout(data: &[u8]) -> Option<VmswitchLayout> {
     u32::try_from(data.len()).ok()?;
     let mut f = Fields::new(data);
+    f.bytes(VMSWITCH_NAMES_AT)?;
     // (start, length) of the units of a NUL-terminated name.
-    let name = |f: &mut Fields<'_>| -> Option<(u32, u32)> {
+    let mut name = || -> Option<(u32, u32)> {
         let start = f.pos() as u32;
         Some((start, f.wstr_units()?.len() as u32))
     };
-    let miniport_if_index = f.u32()?;
-    let lower_if_index = f.u32()?;
-    let source_port_id = f.u32()?;
-    let source_port_name = name(&mut f)?;
-    let source_nic_name = name(&mut f)?;
-    let source_nic_type = name(&mut f)?;
+    let names = [name()?, name()?, name()?];
+    vmswitch_layout_after_names(data, names, f.pos())
+}
+
+/// The rest of [`vmswitch_layout`] once the three names are known: at
+/// `names` (start, length of their units), ending at `names_end`.
+pub(super) fn vmswitch_layout_after_names(
+    data: &[u8],
+    names: [(u32, u32); 3],
+    names_end: usize,
+) -> Option<VmswitchLayout> {
+    u32::try_from(data.len()).ok()?;
+    let word = |at: usize| -> Option<u32> { Some(u32::from_le_bytes(data.get(at..at + 4)?.try_into().ok()?)) };
+    let mut f = Fields::new(data.get(names_end..)?);
     let destination_count = f.u32()?;
     f.bytes((destination_count as usize).checked_mul(8)?)?;
     let size = f.u32()?;
-    let frame = (f.pos() as u32, size);
+    let frame = ((names_end + f.pos()) as u32, size);
     f.bytes(size as usize)?;
     Some(VmswitchLayout {
-        miniport_if_index,
-        lower_if_index,
-        source_port_id,
-        source_port_name,
-        source_nic_name,
-        source_nic_type,
+        miniport_if_index: word(0)?,
+        lower_if_index: word(4)?,
+        source_port_id: word(8)?,
+        source_port_name: names[0],
+        source_nic_name: names[1],
+        source_nic_type: names[2],
         destination_count,
         frame,
-        after_frame: f.pos() as u32,
+        after_frame: (names_end + f.pos()) as u32,
     })
 }
 
@@ -389,7 +412,7 @@ mod tests {
             let whole = vmswitch_fragment(cut, 8);
             let frame = vmswitch_frame(cut);
             assert_eq!(frame, whole.as_ref().map(|f| (f.lower_if_index, f.bytes)), "cut at {end}");
-            let at = vmswitch_layout(cut).and_then(|l| vmswitch_fragment_at(cut, &l, 8, &mut NameCache::terminated()));
+            let at = vmswitch_layout(cut).and_then(|l| vmswitch_fragment_at(cut, &l, 8, &mut SwitchPorts::new()));
             assert_eq!(at, whole, "cut at {end}");
         }
     }

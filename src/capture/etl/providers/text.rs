@@ -182,12 +182,50 @@ impl From<String> for Text {
     }
 }
 
+/// Values made from runs of bytes, found again by those bytes. Bounded:
+/// emptied when full, which only costs making the values again.
+#[derive(Debug)]
+pub struct ByBytes<V> {
+    /// Where each run's value is in `values`.
+    map: HashMap<Box<[u8]>, usize, BuildHasherDefault<SampledHasher>>,
+    values: Vec<V>,
+}
+
+impl<V> Default for ByBytes<V> {
+    fn default() -> Self {
+        ByBytes { map: HashMap::default(), values: Vec::new() }
+    }
+}
+
+impl<V> ByBytes<V> {
+    /// The value made from `bytes`, made by `make` if it is not here.
+    pub fn get_or_make(&mut self, bytes: &[u8], make: impl FnOnce() -> V) -> &V {
+        if let Some(&at) = self.map.get(bytes) {
+            return &self.values[at];
+        }
+        if self.values.len() >= MAX_CACHED_NAMES {
+            self.map.clear();
+            self.values.clear();
+        }
+        self.map.insert(bytes.into(), self.values.len());
+        self.values.push(make());
+        &self.values[self.values.len() - 1]
+    }
+
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+}
+
 /// Names already decoded, by their UTF-16LE bytes: a busy switch logs the
-/// same few NIC, switch and port names in every event. Bounded: emptied
-/// when full, which only costs decoding names again.
+/// same few NIC, switch and port names in every event.
 #[derive(Debug)]
 pub struct NameCache {
-    map: HashMap<Box<[u8]>, Text, BuildHasherDefault<SampledHasher>>,
+    map: ByBytes<Text>,
     /// How this cache's strings are stored, which decides their text.
     convert: fn(&[u8]) -> String,
 }
@@ -231,31 +269,24 @@ impl Hasher for SampledHasher {
     }
 }
 
-/// Names a [`NameCache`] holds at most.
+/// Values a [`ByBytes`] (such as a [`NameCache`]) holds at most.
 const MAX_CACHED_NAMES: usize = 1024;
 
 impl NameCache {
     /// For counted strings, which may include their NUL terminator.
     pub fn counted() -> NameCache {
-        NameCache { map: HashMap::default(), convert: utf16_trimmed }
+        NameCache { map: ByBytes::default(), convert: utf16_trimmed }
     }
 
     /// For NUL-terminated strings, given without their terminator.
     pub fn terminated() -> NameCache {
-        NameCache { map: HashMap::default(), convert: utf16_text }
+        NameCache { map: ByBytes::default(), convert: utf16_text }
     }
 
     /// The text of `units` (UTF-16LE).
     pub fn text(&mut self, units: &[u8]) -> Text {
-        if let Some(t) = self.map.get(units) {
-            return t.clone();
-        }
-        if self.map.len() >= MAX_CACHED_NAMES {
-            self.map.clear();
-        }
-        let t = Text::intern(&(self.convert)(units));
-        self.map.insert(units.into(), t.clone());
-        t
+        let convert = self.convert;
+        self.map.get_or_make(units, || Text::intern(&convert(units))).clone()
     }
 }
 

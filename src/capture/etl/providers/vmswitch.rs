@@ -8,6 +8,7 @@
 //! exactly (allowing the optional trailing NBL pointer) wins.
 
 use super::fields::Fields;
+use super::text::ByBytes;
 pub use super::text::{NameCache, Text};
 use crate::capture::etl::Guid;
 
@@ -112,6 +113,9 @@ const MAX_STRINGS: usize = 7;
 /// An event's fields with its strings still UTF-16LE.
 struct Raw<'a> {
     strings: [&'a [u8]; MAX_STRINGS],
+    /// How many of `strings` the event has, and where the last one ends.
+    count: usize,
+    strings_end: usize,
     reason_code: u32,
     nbl: Option<u64>,
 }
@@ -121,7 +125,7 @@ struct Raw<'a> {
 fn parse(id: u16, data: &[u8], pointer_size: usize, unit: LenUnit) -> Option<Raw<'_>> {
     let (count, tail) = layout(id)?;
     let mut f = Fields::new(data);
-    let mut raw = Raw { strings: [&[]; MAX_STRINGS], reason_code: 0, nbl: None };
+    let mut raw = Raw { strings: [&[]; MAX_STRINGS], count, strings_end: 0, reason_code: 0, nbl: None };
     for s in &mut raw.strings[..count] {
         let len = f.u32()? as usize;
         let bytes = match unit {
@@ -130,6 +134,7 @@ fn parse(id: u16, data: &[u8], pointer_size: usize, unit: LenUnit) -> Option<Raw
         };
         *s = f.bytes(bytes)?;
     }
+    raw.strings_end = f.pos();
     match tail {
         Tail::ReasonCode => raw.reason_code = f.u32()?,
         // The NBL pointer was appended in later builds; take it when exactly it remains.
@@ -144,14 +149,13 @@ fn parse(id: u16, data: &[u8], pointer_size: usize, unit: LenUnit) -> Option<Raw
 }
 
 /// An event's strings, decoded in order.
-struct Texts<'r, 'a> {
-    strings: std::slice::Iter<'r, &'a [u8]>,
-    names: &'r mut NameCache,
+struct Texts<'r> {
+    texts: std::slice::Iter<'r, Text>,
 }
 
-impl Texts<'_, '_> {
+impl Texts<'_> {
     fn text(&mut self) -> Text {
-        self.strings.next().map(|s| self.names.text(s)).unwrap_or_default()
+        self.texts.next().cloned().unwrap_or_default()
     }
 
     fn named(&mut self) -> Named {
@@ -160,8 +164,54 @@ impl Texts<'_, '_> {
     }
 }
 
-fn build(id: u16, raw: &Raw<'_>, names: &mut NameCache) -> Option<NblEvent> {
-    let mut t = Texts { strings: raw.strings.iter(), names };
+/// The names of NBL events. An event's strings lie together at its start,
+/// and a switch logs the same NICs and switch in event after event: the
+/// texts of a whole run of strings are remembered by its bytes, so an
+/// event's four to seven names take one look-up, not one each.
+#[derive(Debug)]
+pub struct NblNames {
+    /// Texts by the bytes of the run of strings, length fields included.
+    /// The length unit needs no key of its own: the run's length fields
+    /// and its own length together decide it, but where every string is
+    /// empty and so is every text.
+    runs: ByBytes<Box<[Text]>>,
+    names: NameCache,
+    /// The texts of a run too long to remember.
+    scratch: Vec<Text>,
+}
+
+/// The longest run of strings remembered: an event's names take a few
+/// hundred bytes, and this bounds what a crafted file can make us keep.
+const MAX_REMEMBERED_RUN: usize = 2048;
+
+impl Default for NblNames {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl NblNames {
+    pub fn new() -> NblNames {
+        NblNames { runs: ByBytes::default(), names: NameCache::counted(), scratch: Vec::new() }
+    }
+
+    /// The texts of `raw`'s strings, parsed from `data`.
+    fn texts(&mut self, data: &[u8], raw: &Raw<'_>) -> &[Text] {
+        let strings = &raw.strings[..raw.count];
+        let names = &mut self.names;
+        match data.get(..raw.strings_end).filter(|run| run.len() <= MAX_REMEMBERED_RUN) {
+            Some(run) => self.runs.get_or_make(run, || strings.iter().map(|s| names.text(s)).collect()),
+            None => {
+                self.scratch.clear();
+                self.scratch.extend(strings.iter().map(|s| names.text(s)));
+                &self.scratch
+            }
+        }
+    }
+}
+
+fn build(id: u16, raw: &Raw<'_>, texts: &[Text]) -> Option<NblEvent> {
+    let mut t = Texts { texts: texts.iter() };
     let (reason_code, nbl) = (raw.reason_code, raw.nbl);
     Some(match id {
         EVENT_QOS_DROP => NblEvent::QosDrop { reason_code },
@@ -181,14 +231,15 @@ fn build(id: u16, raw: &Raw<'_>, names: &mut NameCache) -> Option<NblEvent> {
 /// Decodes a datapath event; `None` for other ids or a payload that fits
 /// neither length rule.
 pub fn decode(id: u16, data: &[u8], pointer_size: usize) -> Option<NblEvent> {
-    decode_cached(id, data, pointer_size, &mut NameCache::counted())
+    decode_cached(id, data, pointer_size, &mut NblNames::new())
 }
 
 /// [`decode`], taking names seen before from `names`.
-pub fn decode_cached(id: u16, data: &[u8], pointer_size: usize, names: &mut NameCache) -> Option<NblEvent> {
+pub fn decode_cached(id: u16, data: &[u8], pointer_size: usize, names: &mut NblNames) -> Option<NblEvent> {
     let raw =
         parse(id, data, pointer_size, LenUnit::Bytes).or_else(|| parse(id, data, pointer_size, LenUnit::Chars))?;
-    build(id, &raw, names)
+    let texts = names.texts(data, &raw);
+    build(id, &raw, texts)
 }
 
 /// VmSwitch packet drop reasons (DropReason of 54/55).
@@ -299,13 +350,63 @@ mod tests {
         for s in ["nic-id", "nic", "sw-id", "sw"] {
             emit_counted(&mut d, s);
         }
-        let mut names = NameCache::counted();
+        let mut names = NblNames::new();
         let a = decode_cached(EVENT_DELIVER, &d, 8, &mut names).unwrap();
         let b = decode_cached(EVENT_DELIVER, &d, 8, &mut names).unwrap();
         assert_eq!(a, decode(EVENT_DELIVER, &d, 8).unwrap());
         assert_eq!(a, b);
         let (Some(sa), Some(sb)) = (a.switch(), b.switch()) else { panic!() };
         assert_eq!(sa.name.as_ptr(), sb.name.as_ptr(), "one copy of a name");
+    }
+
+    /// Remembered runs of names give every event, whole, cut short or with
+    /// bytes changed, in either length unit, what decoding it afresh gives.
+    #[test]
+    fn remembered_names_decode_as_afresh() {
+        let mut rng = crate::test_rng::XorShift64::new(0x2545_F491_4F6C_DD1D);
+        let names =
+            ["nic-id", "Microsoft Hyper-V Network Adapter #5", "sw", "", "A404BC57", "xio0654aj01a6x60kfnoe4r12"];
+        let ids = [
+            EVENT_QOS_DROP,
+            EVENT_INCOMING_DROP,
+            EVENT_OUTGOING_DROP,
+            EVENT_RECEIVE,
+            EVENT_ROUTE,
+            EVENT_DELIVER,
+            EVENT_VETO,
+            EVENT_EXTENSION_DROP,
+        ];
+        let mut remembered = NblNames::new();
+        for round in 0..20_000 {
+            let id = ids[rng.next() as usize % ids.len()];
+            let mut d = Vec::new();
+            let chars = rng.next() % 3 == 0;
+            for _ in 0..layout(id).map_or(0, |(count, _)| count) {
+                let name = names[rng.next() as usize % names.len()];
+                if chars {
+                    counted_chars(&mut d, name);
+                } else {
+                    emit_counted(&mut d, name);
+                }
+            }
+            // A tail of any length: an NBL pointer, a reason code, or not.
+            d.extend((0..rng.next() % 10).map(|_| rng.next() as u8));
+            match rng.next() % 4 {
+                0 => d.truncate(rng.next() as usize % (d.len() + 1)),
+                1 if !d.is_empty() => {
+                    let at = rng.next() as usize % d.len();
+                    d[at] ^= 1 << (rng.next() % 8);
+                }
+                _ => {}
+            }
+            let pointer_size = if rng.next() % 2 == 0 { 8 } else { 4 };
+            assert_eq!(
+                decode_cached(id, &d, pointer_size, &mut remembered),
+                decode(id, &d, pointer_size),
+                "round {round}"
+            );
+        }
+        assert!(remembered.runs.len() <= 1024);
     }
 
     #[test]
