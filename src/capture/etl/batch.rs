@@ -19,7 +19,6 @@ use std::sync::mpsc;
 use std::sync::Arc;
 
 use memmap2::Mmap;
-use rayon::prelude::*;
 
 use crate::capture::refill::{RefillBuffer, DEFAULT_READ_SIZE};
 use crate::error::DecodeError;
@@ -438,12 +437,18 @@ pub(super) struct ChainRules {
 }
 
 /// A batch holds at least this many decoded bytes (when the chain goes
-/// on that far), so that handing it to the pool costs little beside it...
-const BATCH_BYTES: usize = 1 << 20;
-/// ...and at most this many (or one buffer, whatever its size): with
-/// [`BATCHES_IN_FLIGHT`] decoding and one being read, read-ahead holds at
-/// most four times this, plus their records' positions.
+/// on that far), so that handing it to the pool costs little beside it,
+/// and not many more, so that the batch the reader waits for is soon
+/// done (see [`BATCHES_IN_FLIGHT`])...
+const BATCH_BYTES: usize = 256 << 10;
+/// ...and at most this many (or one buffer, whatever its size).
 const BATCH_MAX_BYTES: usize = 8 << 20;
+/// Decoded bytes of the batches in flight before another is sent: with
+/// the last one sent and the one being read, read-ahead holds at most
+/// this plus two of the largest batches, and their records' positions.
+/// Buffers of up to 64 MiB are valid, so the count of batches alone
+/// would not bound it.
+const MAX_BYTES_IN_FLIGHT: usize = 4 * BATCH_MAX_BYTES;
 /// Bytes of the file in a batch at most (or one buffer): the batches in
 /// flight and the one being read stay inside the read buffer, which then
 /// needs neither to grow past its read size nor to move much when it
@@ -453,7 +458,14 @@ const BATCH_MAX_RAW: usize = DEFAULT_READ_SIZE / (BATCHES_IN_FLIGHT + 2);
 /// one, the reader waited for the pool for a sixth of a switching host's
 /// run, as the pool's threads share two cores with the reader and the
 /// correlator and may not have run yet.
-const BATCHES_IN_FLIGHT: usize = 3;
+///
+/// Each batch is decoded by one thread, and batches are taken in the order
+/// they were sent (rayon's queue for work from outside the pool is first
+/// in, first out), so the one the reader needs next is always among those
+/// being decoded. Three larger batches, each split across the pool, had
+/// the threads each on a batch of its own, the oldest on one thread: the
+/// reader then waited for the pool twice as long.
+const BATCHES_IN_FLIGHT: usize = 8;
 /// Buffers in a batch at most.
 const BATCH_MAX_BUFFERS: usize = 256;
 
@@ -533,11 +545,12 @@ struct Done {
 /// the pool meanwhile.
 pub(super) struct ReadAhead {
     rules: ChainRules,
-    /// Buffers per batch at least (when the chain has them): enough for
-    /// every thread of the pool to take a few.
-    min_buffers: usize,
     ready: VecDeque<Done>,
-    in_flight: VecDeque<mpsc::Receiver<Vec<Done>>>,
+    /// Batches sent to the pool, oldest first, with their decoded bytes.
+    in_flight: VecDeque<(mpsc::Receiver<Vec<Done>>, usize)>,
+    /// Decoded bytes of the batches in flight, at most [`MAX_BYTES_IN_FLIGHT`]
+    /// past the last batch's.
+    in_flight_bytes: usize,
     /// Where the chain goes on after the last buffer handed to the pool,
     /// as (offset, index); `None` where it could not be followed.
     next: Option<(u64, u64)>,
@@ -556,9 +569,9 @@ impl ReadAhead {
         }
         Some(ReadAhead {
             rules,
-            min_buffers: 4 * threads,
             ready: VecDeque::new(),
             in_flight: VecDeque::new(),
+            in_flight_bytes: 0,
             next: None,
             populated_to: 0,
         })
@@ -588,6 +601,7 @@ impl ReadAhead {
                     // (damage, a resynchronisation): start over here.
                     self.ready.clear();
                     self.in_flight.clear();
+                    self.in_flight_bytes = 0;
                     self.next = Some((offset, index));
                     self.schedule(src, spares);
                 }
@@ -599,7 +613,8 @@ impl ReadAhead {
     /// Waits for the oldest batch in flight, then starts the next ones so
     /// that they decode while the reader works through this one.
     fn receive<R: Read>(&mut self, src: &mut RefillBuffer<R>, spares: &mut Spares) {
-        let Some(rx) = self.in_flight.pop_front() else { return };
+        let Some((rx, bytes)) = self.in_flight.pop_front() else { return };
+        self.in_flight_bytes -= bytes;
         match rx.recv() {
             Ok(done) => self.ready.extend(done),
             // The batch was lost (a decoding thread panicked): decode
@@ -607,9 +622,13 @@ impl ReadAhead {
             Err(_) => {
                 self.next = None;
                 self.in_flight.clear();
+                self.in_flight_bytes = 0;
             }
         }
-        while self.in_flight.len() < BATCHES_IN_FLIGHT && self.next.is_some() {
+        while self.in_flight.len() < BATCHES_IN_FLIGHT
+            && self.in_flight_bytes < MAX_BYTES_IN_FLIGHT
+            && self.next.is_some()
+        {
             self.schedule(src, spares);
         }
     }
@@ -618,7 +637,7 @@ impl ReadAhead {
     /// and sends them to the pool.
     fn schedule<R: Read>(&mut self, src: &mut RefillBuffer<R>, spares: &mut Spares) {
         let Some((offset, index)) = self.next else { return };
-        let (jobs, next) = self.collect(src, spares, offset, index);
+        let (jobs, bytes, next) = self.collect(src, spares, offset, index);
         self.next = next;
         if jobs.is_empty() {
             return;
@@ -631,7 +650,7 @@ impl ReadAhead {
         }
         rayon::spawn(move || {
             let done: Vec<Done> = jobs
-                .into_par_iter()
+                .into_iter()
                 .map(|j| Done {
                     offset: j.offset,
                     index: j.index,
@@ -645,7 +664,8 @@ impl ReadAhead {
             // receiver: then the batch is simply not needed.
             let _ = tx.send(done);
         });
-        self.in_flight.push_back(rx);
+        self.in_flight.push_back((rx, bytes));
+        self.in_flight_bytes += bytes;
     }
 
     /// The whole buffers from (`offset`, `index`) on, as the reader would
@@ -660,7 +680,7 @@ impl ReadAhead {
         spares: &mut Spares,
         mut offset: u64,
         mut index: u64,
-    ) -> (Vec<Job>, Option<(u64, u64)>) {
+    ) -> (Vec<Job>, usize, Option<(u64, u64)>) {
         let rules = self.rules;
         let mut jobs = Vec::new();
         // Decoded bytes (as the headers claim) and file bytes so far.
@@ -668,22 +688,22 @@ impl ReadAhead {
         let mut raw_bytes = 0usize;
         loop {
             let Some(rel) = offset.checked_sub(src.offset()).and_then(|r| usize::try_from(r).ok()) else {
-                return (jobs, None);
+                return (jobs, bytes, None);
             };
             let Ok(avail) = src.fill_available(rel.saturating_add(BUFFER_HEADER_LEN)) else {
-                return (jobs, None);
+                return (jobs, bytes, None);
             };
             let Some(head) = src.available().get(rel..rel + BUFFER_HEADER_LEN) else {
-                return (jobs, None);
+                return (jobs, bytes, None);
             };
             let Ok(hdr) = BufferHeader::parse(head, offset) else {
-                return (jobs, None);
+                return (jobs, bytes, None);
             };
             if index >= rules.written && !hdr.plausible(rules.logger_id, rules.ctx.cpus) {
-                return (jobs, None);
+                return (jobs, bytes, None);
             }
             if hdr.check(offset).is_err() {
-                return (jobs, None);
+                return (jobs, bytes, None);
             }
             let size = hdr.buffer_size as usize;
             let decoded = if hdr.is_compressed() { hdr.decompressed_len(offset).unwrap_or(0) } else { size };
@@ -691,20 +711,20 @@ impl ReadAhead {
                 && (jobs.len() >= BATCH_MAX_BUFFERS
                     || bytes.saturating_add(decoded) > BATCH_MAX_BYTES
                     || raw_bytes.saturating_add(size) > BATCH_MAX_RAW
-                    || (bytes >= BATCH_BYTES && jobs.len() >= self.min_buffers));
+                    || bytes >= BATCH_BYTES);
             if full {
-                return (jobs, Some((offset, index)));
+                return (jobs, bytes, Some((offset, index)));
             }
             let end = rel + size;
             if avail < end {
                 match src.fill_available(end) {
                     Ok(n) if n >= end => {}
                     // Cut short, or a read error: the reader's business.
-                    _ => return (jobs, None),
+                    _ => return (jobs, bytes, None),
                 }
             }
             let Some(raw) = src.available().get(rel..end) else {
-                return (jobs, None);
+                return (jobs, bytes, None);
             };
             let in_map = src.map().and_then(|m| Some(JobBytes::Mapped(m.clone(), subrange(m, raw)?)));
             let raw = in_map.unwrap_or_else(|| JobBytes::Copied(raw.to_vec()));
