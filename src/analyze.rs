@@ -16,7 +16,7 @@ use crate::flow::FlowTable;
 use crate::packet::{self, DecodeConfig, Stop};
 use crate::pipeline;
 use crate::time::Timestamp;
-use crate::trace::correlate::DEFAULT_WINDOW_NS;
+use crate::trace::correlate::{DEFAULT_MAX_OPEN, DEFAULT_WINDOW_NS};
 use crate::trace::summary::Summary;
 use crate::trace::{CaptureInput, Correlator, DropNote, Sighting};
 
@@ -42,7 +42,7 @@ impl Default for AnalyzeOptions {
         AnalyzeOptions {
             decode: DecodeConfig::default(),
             threads: 0,
-            max_open: crate::trace::correlate::DEFAULT_MAX_OPEN,
+            max_open: DEFAULT_MAX_OPEN,
             max_flows: crate::flow::DEFAULT_MAX_FLOWS,
             in_memory: crate::spill::DEFAULT_IN_MEMORY,
         }
@@ -365,6 +365,15 @@ fn clock_offsets(
 const STAGE_BATCH: usize = 1024;
 /// Batches read ahead of the correlating stage at most.
 const STAGE_DEPTH: usize = 16;
+/// Closed paths folded at a time while the correlating stage waits for the
+/// reading one. Paths close in thousands when the oldest half of the open
+/// ones is closed; folded at once, they took 15 ms, more than the reading
+/// stage's queue holds, and then each stage waited for the other in turn.
+/// Folding them when the correlating stage has nothing else to do, in the
+/// same order, gives the same report. At most a quarter of `--max-open`
+/// wait: half took 11 MiB more of a switching host's 1 GiB run for a
+/// little more speed.
+const FOLD_WHILE_WAITING: usize = 32;
 
 /// Items read ahead for the correlating stage, with the last progress report
 /// made while reading them (the callback stays on the calling thread).
@@ -392,13 +401,33 @@ fn correlate_staged(
         // If this thread panics, `full_rx` goes and the reader stops at its
         // next send; if the reader panics, `full_tx` goes and this loop ends.
         let reader = scope.spawn(move || read_stage(r, opts, &full_tx, &empty_rx));
-        for mut batch in full_rx.iter() {
+        let keep = opts.max_open.checked_div(4).filter(|&k| k > 0).unwrap_or(DEFAULT_MAX_OPEN / 4);
+        loop {
+            let mut batch = match full_rx.try_recv() {
+                Ok(batch) => batch,
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => break,
+                // The reader is behind: fold closed paths meanwhile.
+                Err(std::sync::mpsc::TryRecvError::Empty) => {
+                    if correlator.hand_out_some(FOLD_WHILE_WAITING, |path| fold_path(path, sinks)) {
+                        continue;
+                    }
+                    match full_rx.recv() {
+                        Ok(batch) => batch,
+                        Err(_) => break,
+                    }
+                }
+            };
             if let Some(p) = batch.progress {
                 progress(p);
             }
             for item in batch.items.drain(..) {
+                if matches!(item, Item::Direct { .. }) {
+                    // It goes to the flow table itself: after every path
+                    // closed before it, as with one thread.
+                    correlator.drain_closed(|path| fold_path(path, sinks));
+                }
                 item.feed(correlator, sinks);
-                correlator.drain_closed(|path| fold_path(path, sinks));
+                correlator.drain_closed_keeping(keep, |path| fold_path(path, sinks));
             }
             // The reader may be done and gone: the batch is then just freed.
             let _ = empty_tx.send(batch.items);

@@ -13,6 +13,7 @@
 //!   handed out oldest first, so memory is bounded by what is open.
 
 use std::collections::hash_map::Entry;
+use std::collections::VecDeque;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
@@ -127,6 +128,10 @@ pub struct Correlator {
     names: FxHashSet<Text>,
     awaiting: FxHashMap<u32, AwaitingBytes>,
     closed: Vec<PacketPath>,
+    /// Closed paths sorted and not yet handed out, oldest first: each
+    /// call's closed paths sorted among themselves, behind the earlier
+    /// ones, which is the order handing them all out at once gives.
+    waiting: VecDeque<PacketPath>,
     spare_hops: Vec<Vec<Hop>>,
     spare_sightings: Vec<Vec<Sighting>>,
     last_sweep: Timestamp,
@@ -159,6 +164,7 @@ impl Correlator {
             names: FxHashSet::default(),
             awaiting: FxHashMap::default(),
             closed: Vec::new(),
+            waiting: VecDeque::new(),
             spare_hops: Vec::new(),
             spare_sightings: Vec::new(),
             last_sweep: Timestamp::MIN,
@@ -188,17 +194,40 @@ impl Correlator {
 
     /// Hands each path that closed to `each`, oldest first. Their lists are
     /// kept for new paths.
-    pub fn drain_closed(&mut self, mut each: impl FnMut(&PacketPath)) {
-        let mut closed = std::mem::take(&mut self.closed);
-        // Each key read once: a closed path's hops are long out of the cache.
-        closed.sort_by_cached_key(|p| p.first_ts());
+    pub fn drain_closed(&mut self, each: impl FnMut(&PacketPath)) {
+        self.hand_out_waiting(0, usize::MAX, each);
+    }
+
+    /// [`drain_closed`](Self::drain_closed), but leaving up to `keep` of
+    /// them waiting, in order, for [`hand_out_some`](Self::hand_out_some):
+    /// closing the oldest half of the open paths closes thousands at once,
+    /// and handing them out a few at a time, when the caller would wait
+    /// anyway, keeps a thread that follows the correlator from stalling.
+    pub fn drain_closed_keeping(&mut self, keep: usize, each: impl FnMut(&PacketPath)) {
+        self.hand_out_waiting(keep, usize::MAX, each);
+    }
+
+    /// Hands out up to `n` of the paths waiting; true if any were.
+    pub fn hand_out_some(&mut self, n: usize, each: impl FnMut(&PacketPath)) -> bool {
+        let before = self.waiting.len() + self.closed.len();
+        self.hand_out_waiting(0, n, each);
+        self.waiting.len() + self.closed.len() < before
+    }
+
+    /// Hands out the oldest paths, at most `n`, until `keep` are left.
+    fn hand_out_waiting(&mut self, keep: usize, n: usize, mut each: impl FnMut(&PacketPath)) {
+        if !self.closed.is_empty() {
+            // Each key read once: a closed path's hops are long out of the cache.
+            self.closed.sort_by_cached_key(|p| p.first_ts());
+            self.waiting.extend(self.closed.drain(..));
+        }
         let max = self.max_spare_lists();
-        for path in closed.drain(..) {
+        for _ in 0..self.waiting.len().saturating_sub(keep).min(n) {
+            let Some(path) = self.waiting.pop_front() else { break };
             each(&path);
             keep_spare(&mut self.spare_hops, path.hops, max);
             keep_spare(&mut self.spare_sightings, path.sightings, max);
         }
-        self.closed = closed;
     }
 
     /// Closes everything still open (end of input) and hands each path to

@@ -19,7 +19,10 @@ use overlay_trace::report::Report;
 use super::common::{corpus, fixtures, walk};
 
 fn report(path: &Path, threads: usize) -> String {
-    let opts = AnalyzeOptions { threads, ..AnalyzeOptions::default() };
+    report_with(path, AnalyzeOptions { threads, ..AnalyzeOptions::default() })
+}
+
+fn report_with(path: &Path, opts: AnalyzeOptions) -> String {
     let a = analyze(&[path.to_path_buf()], &opts);
     serde_json::to_string_pretty(&Report::from_analysis(&a)).unwrap()
 }
@@ -105,5 +108,14 @@ fn two_stage_correlation_gives_the_one_thread_report() {
         for threads in [0, 2] {
             assert!(one == report(&path, threads), "{}: {threads} threads differ from one", path.display());
         }
+        // Past --max-open the oldest half of the paths close at once, and
+        // the correlating stage folds them when it would wait for the
+        // reading one, at most a quarter of them left waiting: in the
+        // same order, so still the report of one thread.
+        let capped =
+            |threads| report_with(&path, AnalyzeOptions { threads, max_open: 64, ..AnalyzeOptions::default() });
+        let one = capped(1);
+        assert!(one.contains("closed before their time window ended"), "{}: no paths closed early", path.display());
+        assert!(one == capped(2), "{}: two threads differ from one with --max-open 64", path.display());
     }
 }
