@@ -229,14 +229,16 @@ fn decode(input: &[u8], out: &mut Vec<u8>, limit: usize, op_out: &mut usize) -> 
         if ip >= n {
             break if word >> 31 == 0 { Err(XpressError::Truncated { at: ip }) } else { Ok(()) };
         }
-        // Here and at every turn: ip < n, op < limit, flags left.
+        if op + SLACK > buf.len() {
+            buf = grow(out, op + SLACK, limit);
+        }
+        // Here and at every turn: ip < n, op < limit, flags left, and room
+        // for a literal run's block copy (a run starts a word or follows a
+        // match, whose own test below left that room).
         loop {
             let run = flags.leading_zeros();
             flags <<= run;
             let want = run as usize;
-            if op + SLACK > buf.len() {
-                buf = grow(out, op + SLACK, limit);
-            }
             // A branch, not a `min`: the run's length then comes from the
             // flags alone, so the input position does not wait on the
             // output position (the loop's critical path).
