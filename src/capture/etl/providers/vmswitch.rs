@@ -172,8 +172,8 @@ impl Texts<'_> {
 pub struct NblNames {
     /// Texts by the bytes of the run of strings, length fields included.
     /// The length unit needs no key of its own: the run's length fields
-    /// and its own length together decide it, but where every string is
-    /// empty and so is every text.
+    /// and its own length together decide it, except where every string
+    /// is empty, and then every text is empty in either unit.
     runs: ByBytes<Box<[Text]>>,
     names: NameCache,
     /// The texts of a run too long to remember.
