@@ -133,19 +133,20 @@ impl<R: Read> EtlEvents<R> {
 
 /// Feeds an ndiscap fragment to the reassembler; true when it completes a
 /// packet, which is then in `assembled` (or is the record's own bytes).
-/// For a switch port fragment (1003), its payload's layout goes to `layout`.
+/// For a switch port fragment (1003), its payload's layout and port names
+/// go to `layout`.
 fn fragment_completes(
     reassembler: &mut ndiscap::Reassembler,
     assembled: &mut Vec<u8>,
     ports: &mut ndiscap::SwitchPorts,
     rec: &EtlRecord,
-    layout: &mut Option<ndiscap::VmswitchLayout>,
+    layout: &mut Option<ndiscap::PortLayout>,
 ) -> bool {
     let frame = match rec.id {
         ndiscap::EVENT_FRAGMENT => ndiscap::fragment(&rec.user_data).map(|f| (f.lower_if_index, f.bytes)),
         _ => {
             *layout = ports.layout(&rec.user_data);
-            layout.as_ref().map(|l| (l.lower_if_index(), l.frame(&rec.user_data)))
+            layout.as_ref().map(|p| (p.layout.lower_if_index(), p.layout.frame(&rec.user_data)))
         }
     };
     let Some((lower_if_index, bytes)) = frame else { return true }; // undecodable: surfaces as Other
@@ -181,7 +182,7 @@ fn is_ndiscap_fragment(rec: &EtlRecord) -> bool {
 /// fragments (empty when the record's own fragment is the whole packet).
 fn classify<'a>(
     rec: &'a EtlRecord,
-    layout: Option<&ndiscap::VmswitchLayout>,
+    layout: Option<&ndiscap::PortLayout>,
     assembled: &'a [u8],
     names: &mut vmswitch::NblNames,
     ports: &mut ndiscap::SwitchPorts,
@@ -191,7 +192,7 @@ fn classify<'a>(
         let frag = match rec.id {
             ndiscap::EVENT_FRAGMENT => ndiscap::fragment(&rec.user_data),
             _ => match layout {
-                Some(l) => ndiscap::vmswitch_fragment_at(&rec.user_data, l, rec.pointer_size as usize, ports),
+                Some(p) => ndiscap::vmswitch_fragment_at(&rec.user_data, p, rec.pointer_size as usize),
                 None => ndiscap::vmswitch_fragment_cached(&rec.user_data, rec.pointer_size as usize, ports),
             },
         };

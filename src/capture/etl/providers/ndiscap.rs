@@ -4,7 +4,7 @@
 //! Hyper-V switch port (1003). See etl-format.md section 3.
 
 use super::fields::Fields;
-pub use super::ports::SwitchPorts;
+pub use super::ports::{PortLayout, SwitchPorts};
 use super::text::Text;
 use crate::capture::etl::Guid;
 use crate::event::{Direction, LinkType};
@@ -114,19 +114,15 @@ pub fn vmswitch_fragment_cached<'a>(
     pointer_size: usize,
     ports: &mut SwitchPorts,
 ) -> Option<Fragment<'a>> {
-    vmswitch_fragment_at(data, &ports.layout(data)?, pointer_size, ports)
+    vmswitch_fragment_at(data, &ports.layout(data)?, pointer_size)
 }
 
 /// [`vmswitch_fragment_cached`] with the payload's layout already found
-/// (by [`vmswitch_layout`] or [`SwitchPorts::layout`], for reassembly).
-pub fn vmswitch_fragment_at<'a>(
-    data: &'a [u8],
-    l: &VmswitchLayout,
-    pointer_size: usize,
-    ports: &mut SwitchPorts,
-) -> Option<Fragment<'a>> {
+/// (by [`SwitchPorts::layout`], for reassembly).
+pub fn vmswitch_fragment_at<'a>(data: &'a [u8], p: &PortLayout, pointer_size: usize) -> Option<Fragment<'a>> {
+    let l = &p.layout;
     let part = |(start, len): (u32, u32)| data.get(start as usize..start as usize + len as usize);
-    let [source_port_name, source_nic_name, source_nic_type] = ports.names(data, l)?;
+    let [source_port_name, source_nic_name, source_nic_type] = p.names.clone();
     let mut port = SwitchPort {
         source_port_id: l.source_port_id,
         source_port_name,
@@ -412,7 +408,7 @@ mod tests {
             let whole = vmswitch_fragment(cut, 8);
             let frame = vmswitch_frame(cut);
             assert_eq!(frame, whole.as_ref().map(|f| (f.lower_if_index, f.bytes)), "cut at {end}");
-            let at = vmswitch_layout(cut).and_then(|l| vmswitch_fragment_at(cut, &l, 8, &mut SwitchPorts::new()));
+            let at = SwitchPorts::new().layout(cut).and_then(|p| vmswitch_fragment_at(cut, &p, 8));
             assert_eq!(at, whole, "cut at {end}");
         }
     }

@@ -24,9 +24,6 @@ pub struct SwitchPorts {
     recent: Vec<Port>,
     /// Which remembered port is forgotten next, once `recent` is full.
     next: usize,
-    /// The port found last: a payload's names are asked for right after
-    /// its layout, and a packet's fragments often follow one another.
-    last: usize,
     names: NameCache,
 }
 
@@ -40,6 +37,14 @@ struct Port {
     texts: [Text; 3],
 }
 
+/// An event 1003 payload's layout and its port's names.
+#[derive(Debug, Clone)]
+pub struct PortLayout {
+    pub layout: VmswitchLayout,
+    /// The port's, the NIC's and the NIC type's names.
+    pub names: [Text; 3],
+}
+
 impl Default for SwitchPorts {
     fn default() -> Self {
         Self::new()
@@ -48,55 +53,39 @@ impl Default for SwitchPorts {
 
 impl SwitchPorts {
     pub fn new() -> SwitchPorts {
-        SwitchPorts { recent: Vec::new(), next: 0, last: 0, names: NameCache::terminated() }
+        SwitchPorts { recent: Vec::new(), next: 0, names: NameCache::terminated() }
     }
 
-    /// The layout of an event 1003 payload, as [`vmswitch_layout`] finds it.
-    pub fn layout(&mut self, data: &[u8]) -> Option<VmswitchLayout> {
+    /// The layout of an event 1003 payload, as [`vmswitch_layout`] finds it,
+    /// and its port's names.
+    pub fn layout(&mut self, data: &[u8]) -> Option<PortLayout> {
         if let Some(p) = self.find(data) {
-            let p = &self.recent[p];
-            return vmswitch_layout_after_names(data, p.at, VMSWITCH_NAMES_AT + p.region.len());
+            let layout = vmswitch_layout_after_names(data, p.at, VMSWITCH_NAMES_AT + p.region.len())?;
+            return Some(PortLayout { layout, names: p.texts.clone() });
         }
-        let l = vmswitch_layout(data)?;
-        self.remember(data, &l);
-        Some(l)
-    }
-
-    /// The port's, NIC's and NIC type's names of a payload laid out as `l`.
-    pub fn names(&mut self, data: &[u8], l: &VmswitchLayout) -> Option<[Text; 3]> {
-        if let Some(p) = self.find(data).map(|p| &self.recent[p]).filter(|p| p.at == l.names()) {
-            return Some(p.texts.clone());
-        }
-        let part = |(start, len): (u32, u32)| data.get(start as usize..start as usize + len as usize);
-        let [a, b, c] = l.names();
-        Some([self.names.text(part(a)?), self.names.text(part(b)?), self.names.text(part(c)?)])
+        let layout = vmswitch_layout(data)?;
+        // A found layout's names lie in the payload.
+        let part = |(start, len): (u32, u32)| &data[start as usize..start as usize + len as usize];
+        let [a, b, c] = layout.names();
+        let names = [self.names.text(part(a)), self.names.text(part(b)), self.names.text(part(c))];
+        self.remember(data, &layout, &names);
+        Some(PortLayout { layout, names })
     }
 
     /// The remembered port whose id and names region `data` repeats.
-    fn find(&mut self, data: &[u8]) -> Option<usize> {
+    fn find(&self, data: &[u8]) -> Option<&Port> {
         let id = u32::from_le_bytes(data.get(VMSWITCH_NAMES_AT - 4..VMSWITCH_NAMES_AT)?.try_into().ok()?);
         let names = data.get(VMSWITCH_NAMES_AT..)?;
-        let is_it = |p: &Port| p.id == id && names.starts_with(&p.region);
-        if self.recent.get(self.last).is_some_and(is_it) {
-            return Some(self.last);
-        }
-        self.last = self.recent.iter().position(is_it)?;
-        Some(self.last)
+        self.recent.iter().find(|p| p.id == id && names.starts_with(&p.region))
     }
 
-    fn remember(&mut self, data: &[u8], l: &VmswitchLayout) {
-        let [a, b, c] = l.names();
+    fn remember(&mut self, data: &[u8], l: &VmswitchLayout, texts: &[Text; 3]) {
+        let at = l.names();
         // A found layout has all three names terminated: the region ends
         // after the third's NUL unit.
-        let end = c.0 as usize + c.1 as usize + 2;
+        let end = at[2].0 as usize + at[2].1 as usize + 2;
         let Some(region) = data.get(VMSWITCH_NAMES_AT..end).filter(|r| r.len() <= MAX_REGION) else { return };
-        let part = |(start, len): (u32, u32)| &data[start as usize..start as usize + len as usize];
-        let port = Port {
-            id: l.source_port_id(),
-            region: region.into(),
-            at: [a, b, c],
-            texts: [self.names.text(part(a)), self.names.text(part(b)), self.names.text(part(c))],
-        };
+        let port = Port { id: l.source_port_id(), region: region.into(), at, texts: texts.clone() };
         // One entry per port id: a port renamed replaces what was known.
         if let Some(same) = self.recent.iter().position(|p| p.id == port.id) {
             self.recent[same] = port;
@@ -158,7 +147,7 @@ mod tests {
             }
             let afresh = vmswitch_layout(&d);
             hits += usize::from(remembered.find(&d).is_some());
-            assert_eq!(remembered.layout(&d), afresh, "round {round}");
+            assert_eq!(remembered.layout(&d).map(|p| p.layout), afresh, "round {round}");
             assert_eq!(vmswitch_fragment_cached(&d, 8, &mut remembered), vmswitch_fragment(&d, 8), "round {round}");
         }
         assert!(hits > 5_000, "ports remembered: {hits} hits");
@@ -175,7 +164,7 @@ mod tests {
                 ..Default::default()
             };
             let d = emit_vmswitch_fragment(1, 1, &port, b"frame");
-            assert_eq!(remembered.layout(&d), vmswitch_layout(&d));
+            assert_eq!(remembered.layout(&d).map(|p| p.layout), vmswitch_layout(&d));
         }
         assert_eq!(remembered.recent.len(), MAX_PORTS);
         // A names region too long to remember is still laid out.
