@@ -16,7 +16,7 @@ use crate::flow::FlowTable;
 use crate::packet::{self, DecodeConfig, Stop};
 use crate::pipeline;
 use crate::time::Timestamp;
-use crate::trace::correlate::{DEFAULT_MAX_OPEN, DEFAULT_WINDOW_NS};
+use crate::trace::correlate::DEFAULT_WINDOW_NS;
 use crate::trace::summary::Summary;
 use crate::trace::{CaptureInput, Correlator, DropNote, Sighting};
 
@@ -42,7 +42,7 @@ impl Default for AnalyzeOptions {
         AnalyzeOptions {
             decode: DecodeConfig::default(),
             threads: 0,
-            max_open: DEFAULT_MAX_OPEN,
+            max_open: crate::trace::correlate::DEFAULT_MAX_OPEN,
             max_flows: crate::flow::DEFAULT_MAX_FLOWS,
             in_memory: crate::spill::DEFAULT_IN_MEMORY,
         }
@@ -370,9 +370,7 @@ const STAGE_DEPTH: usize = 16;
 /// ones is closed; folded at once, they took 15 ms, more than the reading
 /// stage's queue holds, and then each stage waited for the other in turn.
 /// Folding them when the correlating stage has nothing else to do, in the
-/// same order, gives the same report. At most a quarter of `--max-open`
-/// wait, which took 11 MiB more of a switching host's 1 GiB run at its
-/// peak; half took 22 MiB more, for little more speed.
+/// same order, gives the same report.
 const FOLD_WHILE_WAITING: usize = 32;
 
 /// Items read ahead for the correlating stage, with the last progress report
@@ -401,7 +399,6 @@ fn correlate_staged(
         // If this thread panics, `full_rx` goes and the reader stops at its
         // next send; if the reader panics, `full_tx` goes and this loop ends.
         let reader = scope.spawn(move || read_stage(r, opts, &full_tx, &empty_rx));
-        let keep = opts.max_open.checked_div(4).filter(|&k| k > 0).unwrap_or(DEFAULT_MAX_OPEN / 4);
         loop {
             let mut batch = match full_rx.try_recv() {
                 Ok(batch) => batch,
@@ -427,7 +424,7 @@ fn correlate_staged(
                     correlator.drain_closed(|path| fold_path(path, sinks));
                 }
                 item.feed(correlator, sinks);
-                correlator.drain_closed_keeping(keep, |path| fold_path(path, sinks));
+                correlator.drain_closed_leaving_some(|path| fold_path(path, sinks));
             }
             // The reader may be done and gone: the batch is then just freed.
             let _ = empty_tx.send(batch.items);

@@ -198,12 +198,15 @@ impl Correlator {
         self.hand_out_waiting(0, usize::MAX, each);
     }
 
-    /// [`drain_closed`](Self::drain_closed), but leaving up to `keep` of
-    /// them waiting, in order, for [`hand_out_some`](Self::hand_out_some):
+    /// [`drain_closed`](Self::drain_closed), but leaving up to a quarter
+    /// of `max_open` waiting, in order, for [`hand_out_some`](Self::hand_out_some):
     /// closing the oldest half of the open paths closes thousands at once,
     /// and handing them out a few at a time, when the caller would wait
     /// anyway, keeps a thread that follows the correlator from stalling.
-    pub fn drain_closed_keeping(&mut self, keep: usize, each: impl FnMut(&PacketPath)) {
+    /// (A quarter cost a switching host's 1 GiB run 11 MiB at its peak;
+    /// half cost 22 MiB, for little more speed.)
+    pub fn drain_closed_leaving_some(&mut self, each: impl FnMut(&PacketPath)) {
+        let keep = if self.max_open > 0 { self.max_open / 4 } else { DEFAULT_MAX_OPEN / 4 };
         self.hand_out_waiting(keep, usize::MAX, each);
     }
 

@@ -548,9 +548,6 @@ pub(super) struct ReadAhead {
     ready: VecDeque<Done>,
     /// Batches sent to the pool, oldest first, with their decoded bytes.
     in_flight: VecDeque<(mpsc::Receiver<Vec<Done>>, usize)>,
-    /// Decoded bytes of the batches in flight, at most [`MAX_BYTES_IN_FLIGHT`]
-    /// past the last batch's.
-    in_flight_bytes: usize,
     /// Where the chain goes on after the last buffer handed to the pool,
     /// as (offset, index); `None` where it could not be followed.
     next: Option<(u64, u64)>,
@@ -567,14 +564,7 @@ impl ReadAhead {
         if threads < 2 || rayon::current_thread_index().is_some() {
             return None;
         }
-        Some(ReadAhead {
-            rules,
-            ready: VecDeque::new(),
-            in_flight: VecDeque::new(),
-            in_flight_bytes: 0,
-            next: None,
-            populated_to: 0,
-        })
+        Some(ReadAhead { rules, ready: VecDeque::new(), in_flight: VecDeque::new(), next: None, populated_to: 0 })
     }
 
     /// The decoded buffer at (`offset`, `index`) when the read-ahead has
@@ -601,7 +591,6 @@ impl ReadAhead {
                     // (damage, a resynchronisation): start over here.
                     self.ready.clear();
                     self.in_flight.clear();
-                    self.in_flight_bytes = 0;
                     self.next = Some((offset, index));
                     self.schedule(src, spares);
                 }
@@ -613,8 +602,7 @@ impl ReadAhead {
     /// Waits for the oldest batch in flight, then starts the next ones so
     /// that they decode while the reader works through this one.
     fn receive<R: Read>(&mut self, src: &mut RefillBuffer<R>, spares: &mut Spares) {
-        let Some((rx, bytes)) = self.in_flight.pop_front() else { return };
-        self.in_flight_bytes -= bytes;
+        let Some((rx, _)) = self.in_flight.pop_front() else { return };
         match rx.recv() {
             Ok(done) => self.ready.extend(done),
             // The batch was lost (a decoding thread panicked): decode
@@ -622,11 +610,10 @@ impl ReadAhead {
             Err(_) => {
                 self.next = None;
                 self.in_flight.clear();
-                self.in_flight_bytes = 0;
             }
         }
         while self.in_flight.len() < BATCHES_IN_FLIGHT
-            && self.in_flight_bytes < MAX_BYTES_IN_FLIGHT
+            && self.in_flight.iter().map(|(_, bytes)| bytes).sum::<usize>() < MAX_BYTES_IN_FLIGHT
             && self.next.is_some()
         {
             self.schedule(src, spares);
@@ -665,7 +652,6 @@ impl ReadAhead {
             let _ = tx.send(done);
         });
         self.in_flight.push_back((rx, bytes));
-        self.in_flight_bytes += bytes;
     }
 
     /// The whole buffers from (`offset`, `index`) on, as the reader would
