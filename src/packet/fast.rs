@@ -29,8 +29,7 @@ pub(super) fn decode(mut start: L3Start<'_>, cfg: &DecodeConfig, out: &mut Decod
         let IpHeader { src, dst, proto, ip_len, payload, facts } = ip_header(ip)?;
         out.inner_ip_len = ip_len;
         if cfg.hashes {
-            out.fingerprint = hash::fingerprint(facts, proto, payload);
-            out.invariant = hash::invariant(if src.is_ipv6() { 6 } else { 4 }, proto, payload);
+            (out.fingerprint, out.invariant) = hash::fingerprint_and_invariant(facts, proto, payload);
         }
         let mut tuple = Tuple { proto: Proto::from_ip_number(proto), src, dst, src_port: 0, dst_port: 0 };
         match proto {

@@ -262,9 +262,8 @@ fn decode_from(mut start: L3Start<'_>, cfg: &DecodeConfig, out: &mut Decoded) {
         };
         let proto = Proto::from_ip_number(ip_payload.ip_number.0);
         if cfg.hashes {
-            let ip_number = ip_payload.ip_number.0;
-            out.fingerprint = hash::fingerprint(facts, ip_number, ip_payload.payload);
-            out.invariant = hash::invariant(if src.is_ipv6() { 6 } else { 4 }, ip_number, ip_payload.payload);
+            (out.fingerprint, out.invariant) =
+                hash::fingerprint_and_invariant(facts, ip_payload.ip_number.0, ip_payload.payload);
         }
         out.inner_ip_len = match &pkt.net {
             Some(LaxNetSlice::Ipv4(ip)) => ip.header().total_len() as u32,
