@@ -68,3 +68,14 @@ pub fn object<T>(value: &T) {
         at += CACHE_LINE;
     }
 }
+
+/// Starts loading every cache line of the items of `items`.
+#[inline]
+pub fn slice<T>(items: &[T]) {
+    let start = items.as_ptr() as usize;
+    let mut at = start & !(CACHE_LINE - 1);
+    while at < start + std::mem::size_of_val(items) {
+        line(at as *const u8);
+        at += CACHE_LINE;
+    }
+}

@@ -100,6 +100,10 @@ struct Lifecycle {
     closed: bool,
 }
 
+/// Paths closing ahead of the one being closed whose lists are asked
+/// for (see `sweep`).
+const CLOSE_AHEAD: usize = 4;
+
 /// An NBL event waiting for the fragment that follows it.
 struct AwaitingBytes {
     ts: Timestamp,
@@ -226,6 +230,11 @@ impl Correlator {
         }
         let max = self.max_spare_lists();
         for _ in 0..self.waiting.len().saturating_sub(keep).min(n) {
+            // Waiting paths are cold again when handed out.
+            if let Some(ahead) = self.waiting.get(CLOSE_AHEAD) {
+                crate::prefetch::slice(&ahead.hops);
+                crate::prefetch::slice(&ahead.sightings);
+            }
             let Some(path) = self.waiting.pop_front() else { break };
             each(&path);
             keep_spare(&mut self.spare_hops, path.hops, max);
@@ -328,10 +337,17 @@ impl Correlator {
                 }
             }
         }
-        for i in 0..self.groups.len() {
-            if self.groups[i].as_ref().is_some_and(|g| g.last_ts < limit) {
-                self.close_group(i);
+        let closing: Vec<usize> =
+            (0..self.groups.len()).filter(|&i| self.groups[i].as_ref().is_some_and(|g| g.last_ts < limit)).collect();
+        for (n, &i) in closing.iter().enumerate() {
+            // A path is read again when it closes (its hops sorted), often
+            // long after its last hop: its lists are asked for a few
+            // paths ahead, so that their misses overlap.
+            if let Some(Some(g)) = closing.get(n + CLOSE_AHEAD).map(|&j| &self.groups[j]) {
+                crate::prefetch::slice(&g.path.hops);
+                crate::prefetch::slice(&g.path.sightings);
             }
+            self.close_group(i);
         }
         let lifecycles = &self.lifecycles;
         self.at_nic.retain(|(switch, nic), entries| {
