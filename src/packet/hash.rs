@@ -177,7 +177,8 @@ mod tests {
             let len = (seed >> 40) as usize % 130;
             let bytes: Vec<u8> = (0..len).map(|i| (seed >> (i % 56)) as u8 ^ i as u8).collect();
             let ip_number = [6u8, 17, 1, 58, 47][round % 5];
-            let (fingerprint_blank, invariant_blank): (&[(usize, usize)], &[(usize, usize)]) = match ip_number {
+            type Ranges = &'static [(usize, usize)];
+            let (fingerprint_blank, invariant_blank): (Ranges, Ranges) = match ip_number {
                 6 => (&[(16, 18)], &[(0, 4), (16, 18)]),
                 17 => (&[(6, 8)], &[(0, 4), (6, 8)]),
                 1 | 58 => (&[(2, 4)], &[(2, 6)]),
