@@ -169,7 +169,7 @@ fn write_rows_keeping(g: &LazyGrid<'_>, style: Style, out: &mut dyn Write, keep_
             writeln!(out, "|{}|", dashes.join("|"))?;
         }
     }
-    let layout = Layout { widths: &widths, right: &right, style };
+    let layout = Layout { widths: &widths, right: &right, style, line_bytes: inner + 3 };
     if let Some(rows) = kept {
         layout.write_rendered(out, rows)?;
         return finish(out, style, inner);
@@ -193,6 +193,8 @@ struct Layout<'a> {
     widths: &'a [usize],
     right: &'a [bool],
     style: Style,
+    /// Bytes of a line of printable ASCII: the columns and the frame.
+    line_bytes: usize,
 }
 
 impl Layout<'_> {
@@ -214,7 +216,10 @@ impl Layout<'_> {
 
     /// The text of `rows`, as they would be written one by one.
     fn render(&self, rows: Vec<Vec<String>>) -> Vec<u8> {
-        let mut text = Vec::new();
+        // Sized for rows as tall as the first: growing a piece by doubling
+        // copied a tenth of a report's text again.
+        let height = rows.first().map_or(1, |row| row.iter().map(|c| lines(c).count()).max().unwrap_or(1).max(1));
+        let mut text = Vec::with_capacity(rows.len() * height * self.line_bytes);
         let mut line = String::new();
         for row in rows {
             let row = match self.style {
