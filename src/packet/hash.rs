@@ -73,7 +73,8 @@ const fn kept_but(ranges: &[(usize, usize)]) -> Kept {
     while r < ranges.len() {
         let mut at = ranges[r].0;
         while at < ranges[r].1 {
-            // Words are read little-endian: byte `at % 8` is bits 8*(at % 8)...
+            // Words are read little-endian: a word's byte k is its bits
+            // 8k to 8k + 7.
             kept[at / 8] &= !(0xFF << (8 * (at % 8)));
             at += 1;
         }

@@ -184,8 +184,9 @@ fn write_rows_keeping(g: &LazyGrid<'_>, style: Style, out: &mut dyn Write, keep_
 /// Rows are laid out as text on every core, this many to a piece...
 const RENDERED_ROWS: usize = 256;
 /// ...and this many at a time, the pieces then written in order: a table's
-/// text is about twice its cells (padding), and writing it and freeing its
-/// cells on one thread was half of writing a switching host's report.
+/// text is about twice its cells (padding), and laying it out and freeing
+/// its cells was half of what the calling thread did to write a switching
+/// host's report.
 const RENDERED_AT_ONCE: usize = 2048;
 
 /// How a table's rows are laid out, once its columns are measured.
@@ -217,7 +218,7 @@ impl Layout<'_> {
     /// The text of `rows`, as they would be written one by one.
     fn render(&self, rows: Vec<Vec<String>>) -> Vec<u8> {
         // Sized for rows as tall as the first: growing a piece by doubling
-        // copied a tenth of a report's text again.
+        // copied its text about once more.
         let height = rows.first().map_or(1, |row| row.iter().map(|c| lines(c).count()).max().unwrap_or(1).max(1));
         let mut text = Vec::with_capacity(rows.len() * height * self.line_bytes);
         let mut line = String::new();
