@@ -100,9 +100,17 @@ struct Lifecycle {
     closed: bool,
 }
 
-/// Paths closing ahead of the one being closed whose lists are asked
-/// for (see `sweep`).
+/// How many paths ahead of the one being closed or handed out the lists
+/// of a path are asked for (see [`prefetch_lists`]).
 const CLOSE_AHEAD: usize = 4;
+
+/// Starts loading a path's hops and sightings: a path is read again when
+/// it closes (its hops sorted) and when it is handed out, each often long
+/// after its last hop, and asking a few paths ahead overlaps the misses.
+fn prefetch_lists(path: &PacketPath) {
+    crate::prefetch::slice(&path.hops);
+    crate::prefetch::slice(&path.sightings);
+}
 
 /// An NBL event waiting for the fragment that follows it.
 struct AwaitingBytes {
@@ -230,10 +238,8 @@ impl Correlator {
         }
         let max = self.max_spare_lists();
         for _ in 0..self.waiting.len().saturating_sub(keep).min(n) {
-            // Waiting paths are cold again when handed out.
             if let Some(ahead) = self.waiting.get(CLOSE_AHEAD) {
-                crate::prefetch::slice(&ahead.hops);
-                crate::prefetch::slice(&ahead.sightings);
+                prefetch_lists(ahead);
             }
             let Some(path) = self.waiting.pop_front() else { break };
             each(&path);
@@ -340,12 +346,8 @@ impl Correlator {
         let closing: Vec<usize> =
             (0..self.groups.len()).filter(|&i| self.groups[i].as_ref().is_some_and(|g| g.last_ts < limit)).collect();
         for (n, &i) in closing.iter().enumerate() {
-            // A path is read again when it closes (its hops sorted), often
-            // long after its last hop: its lists are asked for a few
-            // paths ahead, so that their misses overlap.
             if let Some(Some(g)) = closing.get(n + CLOSE_AHEAD).map(|&j| &self.groups[j]) {
-                crate::prefetch::slice(&g.path.hops);
-                crate::prefetch::slice(&g.path.sightings);
+                prefetch_lists(&g.path);
             }
             self.close_group(i);
         }

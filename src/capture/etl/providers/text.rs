@@ -212,12 +212,10 @@ impl<V> ByBytes<V> {
         &self.values[self.values.len() - 1]
     }
 
-    pub fn len(&self) -> usize {
+    /// Values held: for tests of the bound.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.values.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
     }
 }
 
