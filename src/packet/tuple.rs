@@ -79,24 +79,30 @@ pub struct Endpoint(pub IpAddr, pub Option<u16>);
 impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (self.0, self.1) {
-            (IpAddr::V4(a), port) => {
-                let mut text = Text::default();
-                text.ipv4(a);
-                if let Some(p) = port {
-                    text.push(b':');
-                    text.number(p);
-                }
-                f.pad(text.as_str())
-            }
+            (IpAddr::V4(a), port) => f.pad(Text::endpoint(a, port).as_str()),
             (IpAddr::V6(a), Some(p)) => write!(f, "[{a}]:{p}"),
             (IpAddr::V6(a), None) => fmt::Display::fmt(&a, f),
         }
     }
 }
 
+impl Endpoint {
+    /// Pushes the text [`Display`](fmt::Display) writes, without the
+    /// formatting machinery for an IPv4 endpoint.
+    pub fn push_to(&self, out: &mut String) {
+        match (self.0, self.1) {
+            (IpAddr::V4(a), port) => out.push_str(Text::endpoint(a, port).as_str()),
+            _ => {
+                use fmt::Write as _;
+                let _ = write!(out, "{self}");
+            }
+        }
+    }
+}
+
 /// An IPv4 endpoint's text, made without the formatting machinery, which
 /// std's Display goes through once an octet: a report of a long capture
-/// writes every address twice (once to measure a table's columns).
+/// writes hundreds of thousands of addresses.
 #[derive(Default)]
 struct Text {
     bytes: [u8; 21],
@@ -104,6 +110,17 @@ struct Text {
 }
 
 impl Text {
+    /// "10.0.0.1:80", or "10.0.0.1" with no port.
+    fn endpoint(a: std::net::Ipv4Addr, port: Option<u16>) -> Text {
+        let mut text = Text::default();
+        text.ipv4(a);
+        if let Some(p) = port {
+            text.push(b':');
+            text.number(p);
+        }
+        text
+    }
+
     fn push(&mut self, b: u8) {
         self.bytes[self.len] = b;
         self.len += 1;
@@ -146,19 +163,44 @@ pub struct TupleText {
     pub proto: Proto,
 }
 
+impl TupleText {
+    /// Pushes the text [`Display`](fmt::Display) writes: a report writes
+    /// a tuple for every hop it lists and two for every NAT mapping.
+    pub fn push_to(&self, out: &mut String) {
+        self.src.push_to(out);
+        out.push_str(" -> ");
+        self.dst.push_to(out);
+        out.push(' ');
+        match upper_name(self.proto) {
+            Some(name) => out.push_str(name),
+            None => {
+                use fmt::Write as _;
+                let _ = write!(out, "{}", self.proto);
+            }
+        }
+    }
+}
+
+/// The protocol's name in capitals, for the protocols with a name.
+fn upper_name(proto: Proto) -> Option<&'static str> {
+    match proto {
+        Proto::Tcp => Some("TCP"),
+        Proto::Udp => Some("UDP"),
+        Proto::Icmp => Some("ICMP"),
+        Proto::Icmpv6 => Some("ICMPV6"),
+        Proto::Arp => Some("ARP"),
+        Proto::Ip(_) => None,
+    }
+}
+
 impl fmt::Display for TupleText {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // The protocol's name in capitals, without making two strings a
-        // tuple: a report writes hundreds of thousands.
-        let proto = match self.proto {
-            Proto::Tcp => "TCP",
-            Proto::Udp => "UDP",
-            Proto::Icmp => "ICMP",
-            Proto::Icmpv6 => "ICMPV6",
-            Proto::Arp => "ARP",
-            Proto::Ip(n) => return write!(f, "{} -> {} {n}", self.src, self.dst),
-        };
-        write!(f, "{} -> {} {proto}", self.src, self.dst)
+        // Without making two strings a tuple: a report writes hundreds of
+        // thousands.
+        match upper_name(self.proto) {
+            Some(proto) => write!(f, "{} -> {} {proto}", self.src, self.dst),
+            None => write!(f, "{} -> {} {}", self.src, self.dst, self.proto),
+        }
     }
 }
 

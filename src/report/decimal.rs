@@ -61,7 +61,7 @@ pub fn write_fixed(out: &mut String, v: f64, decimals: u32) {
 }
 
 /// `n` in decimal, with leading zeros up to `min_digits`.
-fn push_digits(out: &mut String, mut n: u64, min_digits: usize) {
+pub(crate) fn push_digits(out: &mut String, mut n: u64, min_digits: usize) {
     let mut digits = [b'0'; 20];
     let mut start = digits.len();
     while n > 0 || digits.len() - start < min_digits {
@@ -69,7 +69,10 @@ fn push_digits(out: &mut String, mut n: u64, min_digits: usize) {
         digits[start] = b'0' + (n % 10) as u8;
         n /= 10;
     }
-    out.push_str(std::str::from_utf8(&digits[start..]).expect("ASCII digits"));
+    // A char at a time: checking the digits as UTF-8 cost more than
+    // making them.
+    out.reserve(digits.len() - start);
+    digits[start..].iter().for_each(|&d| out.push(char::from(d)));
 }
 
 #[cfg(test)]

@@ -250,6 +250,14 @@ impl std::fmt::Display for TupleRow {
     }
 }
 
+impl TupleRow {
+    /// Pushes the text [`Display`](std::fmt::Display) writes.
+    pub fn push_to(&self, out: &mut String) {
+        let (src, dst) = (Endpoint(self.src.0, self.src_port), Endpoint(self.dst.0, self.dst_port));
+        TupleText { src, dst, proto: self.proto.0 }.push_to(out)
+    }
+}
+
 impl From<&Tuple> for TupleRow {
     fn from(t: &Tuple) -> Self {
         TupleRow {

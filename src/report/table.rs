@@ -15,7 +15,11 @@ use rayon::prelude::*;
 use super::{Endpoint, FlowRow, Report, Section, TunnelRow};
 use crate::time::Timestamp;
 
+mod cells;
 mod plain;
+
+pub use cells::{push_number, Cells};
+use super::decimal::push_digits;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Style {
@@ -44,41 +48,87 @@ pub struct Grid {
     pub keep_whole: Vec<usize>,
 }
 
-/// A [`Grid`] whose row `i` is `row(i)`, for `i` below `count`.
+/// Writes a row's cells: see [`LazyGrid`].
+pub type WriteRow<'a> = Box<dyn Fn(usize, &mut Cells) + Sync + 'a>;
+
+/// A [`Grid`] whose row `i` is written by `row(i, cells)`, for `i` below
+/// `count`, into an empty [`Cells`].
 pub struct LazyGrid<'a> {
     pub header: Vec<&'static str>,
     pub count: usize,
-    pub row: Box<dyn Fn(usize) -> Vec<String> + Sync + 'a>,
+    pub row: WriteRow<'a>,
     pub numeric: Vec<usize>,
     pub keep_whole: Vec<usize>,
 }
 
-/// Times in tables: UTC time of day to the microsecond; the date is in the
-/// captures section.
-/// The UTC time of day to the microsecond (rounded down), as in
-/// 2017-11-08T17:02:15.986383900Z -> 17:02:15.986383.
-fn time_of_day(t: Timestamp) -> String {
-    let of_day = t.0.rem_euclid(86_400 * 1_000_000_000);
-    let (secs, nanos) = (of_day / 1_000_000_000, of_day % 1_000_000_000);
-    format!("{:02}:{:02}:{:02}.{:06}", secs / 3600, secs / 60 % 60, secs % 60, nanos / 1000)
+impl LazyGrid<'_> {
+    /// Row `i`, made now, its text sized to fit.
+    pub fn make_row(&self, i: usize) -> Cells {
+        // Written where there is room already, then copied: a row's text
+        // grown from nothing was reallocated five times or more, which cost
+        // as much as writing it.
+        thread_local! {
+            static SCRATCH: std::cell::RefCell<Cells> = std::cell::RefCell::new(Cells::with_capacity(1024));
+        }
+        SCRATCH.with(|scratch| {
+            let mut scratch = scratch.borrow_mut();
+            scratch.clear();
+            (self.row)(i, &mut scratch);
+            scratch.clone()
+        })
+    }
 }
 
-fn outer_text(t: Option<&TunnelRow>) -> String {
+/// The UTC time of day to the microsecond (rounded down), as in
+/// 2017-11-08T17:02:15.986383900Z -> 17:02:15.986383. Times in tables are
+/// times of day; the date is in the captures section.
+fn push_time_of_day(s: &mut String, t: Timestamp) {
+    let of_day = t.0.rem_euclid(86_400 * 1_000_000_000);
+    let (secs, nanos) = ((of_day / 1_000_000_000) as u64, (of_day % 1_000_000_000) as u64);
+    push_digits(s, secs / 3600, 2);
+    s.push(':');
+    push_digits(s, secs / 60 % 60, 2);
+    s.push(':');
+    push_digits(s, secs % 60, 2);
+    s.push('.');
+    push_digits(s, nanos / 1000, 6);
+}
+
+/// "10.0.0.9:42145 -> 10.0.0.4:4789", or "-" with no tunnel.
+fn push_outer(s: &mut String, t: Option<&TunnelRow>) {
     match t {
-        Some(t) => format!(
-            "{} -> {}",
-            Endpoint(t.outer_src.0, Some(t.outer_src_port)),
-            Endpoint(t.outer_dst.0, Some(t.outer_dst_port))
-        ),
-        None => "-".into(),
+        Some(t) => {
+            Endpoint(t.outer_src.0, Some(t.outer_src_port)).push_to(s);
+            s.push_str(" -> ");
+            Endpoint(t.outer_dst.0, Some(t.outer_dst_port)).push_to(s);
+        }
+        None => s.push('-'),
     }
 }
 
 /// "vxlan 4096", or every level for nested tunnels: "vxlan 1/2/3".
-fn tunnel_text(f: &FlowRow) -> String {
-    let Some(first) = f.tunnels.first() else { return "-".into() };
-    let vnis: Vec<String> = f.tunnels.iter().map(|t| t.vni.to_string()).collect();
-    format!("{} {}", first.kind, vnis.join("/"))
+fn push_tunnel(s: &mut String, f: &FlowRow) {
+    let Some(first) = f.tunnels.first() else { return s.push('-') };
+    s.push_str(first.kind);
+    for (i, t) in f.tunnels.iter().enumerate() {
+        s.push(if i == 0 { ' ' } else { '/' });
+        push_number(s, u64::from(t.vni));
+    }
+}
+
+/// "7 / 6": a count each way.
+fn push_pair(s: &mut String, fwd: u64, rev: u64) {
+    push_number(s, fwd);
+    s.push_str(" / ");
+    push_number(s, rev);
+}
+
+/// A number, or "-" for none.
+fn push_optional(s: &mut String, n: Option<u64>) {
+    match n {
+        Some(n) => push_number(s, n),
+        None => s.push('-'),
+    }
 }
 
 /// One hop on one line: "+201.2 µs delivered 136a5e8a… [xio…] NBL 0x… 10.255.0.2:65408 -> 10.255.0.6:80 TCP".
@@ -103,25 +153,26 @@ fn write_hop(s: &mut String, h: &super::HopRow, first: crate::time::Timestamp) {
         s.push_str(n);
     }
     if let Some(t) = &h.tuple {
-        let _ = write!(s, " {t}");
+        s.push(' ');
+        t.push_to(s);
     }
     if let Some(v) = h.vni {
-        let _ = write!(s, " (vni {v})");
+        s.push_str(" (vni ");
+        push_number(s, u64::from(v));
+        s.push(')');
     }
 }
 
-/// A path's hops, a line each, in one cell: the table's longest cells,
-/// made into one string sized once.
-fn hops_cell(hops: &[super::HopRow]) -> String {
+/// A path's hops, a line each, in one cell: the table's longest cells.
+fn push_hops(s: &mut String, hops: &[super::HopRow]) {
     let first = hops.first().map(|h| h.ts).unwrap_or_default();
-    let mut cell = String::with_capacity(hops.len() * HOP_LINE_BYTES);
+    s.reserve(hops.len() * HOP_LINE_BYTES);
     for (i, h) in hops.iter().enumerate() {
         if i > 0 {
-            cell.push('\n');
+            s.push('\n');
         }
-        write_hop(&mut cell, h, first);
+        write_hop(s, h, first);
     }
-    cell
 }
 
 /// About the length of a hop's line on a switching host (two NIC names,
@@ -129,28 +180,26 @@ fn hops_cell(hops: &[super::HopRow]) -> String {
 const HOP_LINE_BYTES: usize = 160;
 
 /// "closed, handshake 277.0 µs", with retransmissions and resets when any.
-fn tcp_text(f: &FlowRow) -> String {
-    let Some(t) = &f.tcp else { return "-".into() };
-    let mut s = t.state.to_string();
+fn push_tcp(s: &mut String, f: &FlowRow) {
+    let Some(t) = &f.tcp else { return s.push('-') };
+    s.push_str(t.state);
     if t.handshake_us.is_some() {
-        let _ = write!(s, ", handshake {}", duration(t.handshake_us));
+        s.push_str(", handshake ");
+        write_duration(s, t.handshake_us);
     }
     if t.retransmissions > 0 {
-        let _ = write!(s, ", {} retx", t.retransmissions);
+        s.push_str(", ");
+        push_number(s, t.retransmissions);
+        s.push_str(" retx");
     }
     if t.resets > 0 {
-        let _ = write!(s, ", {} rst", t.resets);
+        s.push_str(", ");
+        push_number(s, t.resets);
+        s.push_str(" rst");
     }
-    s
 }
 
 /// Durations scaled for reading: 277.0 µs, 217.2 ms, 1.250 s.
-fn duration(v: Option<f64>) -> String {
-    let mut s = String::new();
-    write_duration(&mut s, v);
-    s
-}
-
 fn write_duration(s: &mut String, v: Option<f64>) {
     use super::decimal::write_fixed;
     match v {
@@ -186,18 +235,23 @@ pub fn lazy_grid(report: &Report, section: Section) -> LazyGrid<'_> {
                 "STATUS",
             ],
             count: report.captures.len(),
-            row: Box::new(move |i| {
+            row: Box::new(move |i, r| {
                 let c = &report.captures[i];
-                vec![
-                    c.path.clone(),
-                    c.format.unwrap_or("-").to_string(),
-                    c.packets.to_string(),
-                    c.events.to_string(),
-                    c.first_seen.map(|t| t.to_string()).unwrap_or_else(|| "-".into()),
-                    c.last_seen.map(|t| t.to_string()).unwrap_or_else(|| "-".into()),
-                    c.interfaces.len().to_string(),
-                    c.error.as_ref().map(|_| "damaged").unwrap_or("ok").to_string(),
-                ]
+                r.cell(&c.path);
+                r.cell(c.format.unwrap_or("-"));
+                r.number(c.packets);
+                r.number(c.events);
+                for seen in [c.first_seen, c.last_seen] {
+                    match seen {
+                        Some(t) => {
+                            let _ = write!(r, "{t}");
+                        }
+                        None => r.text().push('-'),
+                    }
+                    r.end();
+                }
+                r.number(c.interfaces.len() as u64);
+                r.cell(c.error.as_ref().map(|_| "damaged").unwrap_or("ok"));
             }),
             numeric: vec![2, 3, 6],
             keep_whole: vec![],
@@ -219,26 +273,33 @@ pub fn lazy_grid(report: &Report, section: Section) -> LazyGrid<'_> {
                     "TCP",
                 ],
                 count: report.flows.len(),
-                row: Box::new(move |i| {
+                row: Box::new(move |i, r| {
                     flows.with(i, |f| {
-                        let mut outer = outer_text(f.tunnel.as_ref());
+                        r.number(f.id);
+                        let _ = write!(r, "{}", f.proto);
+                        r.end();
+                        Endpoint(f.src.0, f.src_port).push_to(r.text());
+                        r.end();
+                        Endpoint(f.dst.0, f.dst_port).push_to(r.text());
+                        r.end();
+                        push_tunnel(r.text(), f);
+                        r.end();
+                        push_outer(r.text(), f.tunnel.as_ref());
                         if let Some(rev) = &f.tunnel_rev {
-                            outer.push('\n');
-                            outer.push_str(&outer_text(Some(rev)));
+                            r.text().push('\n');
+                            push_outer(r.text(), Some(rev));
                         }
-                        vec![
-                            f.id.to_string(),
-                            f.proto.to_string(),
-                            Endpoint(f.src.0, f.src_port).to_string(),
-                            Endpoint(f.dst.0, f.dst_port).to_string(),
-                            tunnel_text(f),
-                            outer,
-                            format!("{} / {}", f.packets_fwd, f.packets_rev),
-                            format!("{} / {}", f.bytes_fwd, f.bytes_rev),
-                            time_of_day(f.first_seen),
-                            duration(Some(f.last_seen.micros_since(f.first_seen))),
-                            tcp_text(f),
-                        ]
+                        r.end();
+                        push_pair(r.text(), f.packets_fwd, f.packets_rev);
+                        r.end();
+                        push_pair(r.text(), f.bytes_fwd, f.bytes_rev);
+                        r.end();
+                        push_time_of_day(r.text(), f.first_seen);
+                        r.end();
+                        write_duration(r.text(), Some(f.last_seen.micros_since(f.first_seen)));
+                        r.end();
+                        push_tcp(r.text(), f);
+                        r.end();
                     })
                 }),
                 numeric: vec![0, 6, 7, 9],
@@ -248,15 +309,16 @@ pub fn lazy_grid(report: &Report, section: Section) -> LazyGrid<'_> {
         Section::Paths => LazyGrid {
             header: vec!["#", "FLOW", "VERDICT", "LATENCY", "HOPS (time since first hop, kind, where, packet)"],
             count: report.paths.len(),
-            row: Box::new(move |i| {
+            row: Box::new(move |i, r| {
                 let p = &report.paths[i];
-                vec![
-                    (i + 1).to_string(),
-                    p.flow_id.map(|f| f.to_string()).unwrap_or_else(|| "-".into()),
-                    p.verdict.to_string(),
-                    duration(Some(p.latency_us)),
-                    hops_cell(&p.hops),
-                ]
+                r.number(i as u64 + 1);
+                push_optional(r.text(), p.flow_id);
+                r.end();
+                r.cell(p.verdict);
+                write_duration(r.text(), Some(p.latency_us));
+                r.end();
+                push_hops(r.text(), &p.hops);
+                r.end();
             }),
             numeric: vec![0, 1, 3],
             keep_whole: vec![0, 1, 2, 3],
@@ -266,15 +328,21 @@ pub fn lazy_grid(report: &Report, section: Section) -> LazyGrid<'_> {
             LazyGrid {
                 header: vec!["BEFORE", "AFTER", "WHERE", "PACKETS", "FLOWS"],
                 count: report.nat.len(),
-                row: Box::new(move |i| {
-                    nat.with(i, |r| {
-                        vec![
-                            r.before.to_string(),
-                            r.after.to_string(),
-                            r.point.clone(),
-                            r.packets.to_string(),
-                            r.flow_ids.iter().map(|f| f.to_string()).collect::<Vec<_>>().join(", "),
-                        ]
+                row: Box::new(move |i, r| {
+                    nat.with(i, |n| {
+                        n.before.push_to(r.text());
+                        r.end();
+                        n.after.push_to(r.text());
+                        r.end();
+                        r.cell(&n.point);
+                        r.number(n.packets);
+                        for (k, &id) in n.flow_ids.iter().enumerate() {
+                            if k > 0 {
+                                r.text().push_str(", ");
+                            }
+                            push_number(r.text(), id);
+                        }
+                        r.end();
                     })
                 }),
                 numeric: vec![3],
@@ -286,17 +354,18 @@ pub fn lazy_grid(report: &Report, section: Section) -> LazyGrid<'_> {
             LazyGrid {
                 header: vec!["TIME", "WHERE", "BY", "REASON", "CODE", "FLOW", "NBL"],
                 count: report.drops.len(),
-                row: Box::new(move |i| {
+                row: Box::new(move |i, r| {
                     drops.with(i, |d| {
-                        vec![
-                            time_of_day(d.ts),
-                            d.point.clone(),
-                            d.by.clone(),
-                            d.reason.clone(),
-                            d.reason_code.map(|c| c.to_string()).unwrap_or_else(|| "-".into()),
-                            d.flow_id.map(|f| f.to_string()).unwrap_or_else(|| "-".into()),
-                            d.nbl.clone().unwrap_or_else(|| "-".into()),
-                        ]
+                        push_time_of_day(r.text(), d.ts);
+                        r.end();
+                        r.cell(&d.point);
+                        r.cell(&d.by);
+                        r.cell(&d.reason);
+                        push_optional(r.text(), d.reason_code.map(u64::from));
+                        r.end();
+                        push_optional(r.text(), d.flow_id);
+                        r.end();
+                        r.cell(d.nbl.as_deref().unwrap_or("-"));
                     })
                 }),
                 numeric: vec![4, 5],
@@ -306,17 +375,15 @@ pub fn lazy_grid(report: &Report, section: Section) -> LazyGrid<'_> {
         Section::Latency => LazyGrid {
             header: vec!["FROM", "TO", "COUNT", "P50", "P90", "P99", "MAX"],
             count: report.latency.len(),
-            row: Box::new(move |i| {
+            row: Box::new(move |i, r| {
                 let l = &report.latency[i];
-                vec![
-                    l.from.clone(),
-                    l.to.clone(),
-                    l.count.to_string(),
-                    duration(Some(l.p50_us)),
-                    duration(Some(l.p90_us)),
-                    duration(Some(l.p99_us)),
-                    duration(Some(l.max_us)),
-                ]
+                r.cell(&l.from);
+                r.cell(&l.to);
+                r.number(l.count);
+                for us in [l.p50_us, l.p90_us, l.p99_us, l.max_us] {
+                    write_duration(r.text(), Some(us));
+                    r.end();
+                }
             }),
             numeric: vec![2, 3, 4, 5, 6],
             keep_whole: vec![2, 3, 4, 5, 6],
@@ -324,18 +391,21 @@ pub fn lazy_grid(report: &Report, section: Section) -> LazyGrid<'_> {
         Section::Health => {
             let h = &report.health;
             let mut rows = vec![
-                vec!["events lost".to_string(), h.events_lost.to_string()],
-                vec!["buffers lost".to_string(), h.buffers_lost.to_string()],
-                vec!["bytes skipped".to_string(), h.bytes_skipped.to_string()],
-                vec!["packets without flow".to_string(), h.packets_without_flow.to_string()],
+                ("events lost", h.events_lost.to_string()),
+                ("buffers lost", h.buffers_lost.to_string()),
+                ("bytes skipped", h.bytes_skipped.to_string()),
+                ("packets without flow", h.packets_without_flow.to_string()),
             ];
             for w in &h.warnings {
-                rows.push(vec!["warning".to_string(), w.clone()]);
+                rows.push(("warning", w.clone()));
             }
             LazyGrid {
                 header: vec!["CHECK", "VALUE"],
                 count: rows.len(),
-                row: Box::new(move |i| rows[i].clone()),
+                row: Box::new(move |i, r| {
+                    r.cell(rows[i].0);
+                    r.cell(&rows[i].1);
+                }),
                 numeric: vec![],
                 keep_whole: vec![],
             }
@@ -346,7 +416,7 @@ pub fn lazy_grid(report: &Report, section: Section) -> LazyGrid<'_> {
 /// A section's table, every cell made.
 pub fn grid(report: &Report, section: Section) -> Grid {
     let g = lazy_grid(report, section);
-    let rows = (0..g.count).into_par_iter().map(&g.row).collect();
+    let rows = (0..g.count).into_par_iter().map(|i| g.make_row(i).to_strings()).collect();
     Grid { header: g.header, rows, numeric: g.numeric, keep_whole: g.keep_whole }
 }
 
@@ -422,11 +492,114 @@ pub fn write(report: &Report, sections: &[Section], opts: TableOptions, out: &mu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::Address;
+
+    fn text(push: impl FnOnce(&mut String)) -> String {
+        let mut s = String::from("before ");
+        push(&mut s);
+        s.split_off("before ".len())
+    }
 
     #[test]
     fn time_of_day_is_the_timestamps_clock_to_the_microsecond() {
         for t in crate::time::tests::sample_times() {
-            assert_eq!(time_of_day(t), t.to_string()[11..26], "{}", t.0);
+            assert_eq!(text(|s| push_time_of_day(s, t)), t.to_string()[11..26], "{}", t.0);
+        }
+    }
+
+    #[test]
+    fn cells_written_without_format_read_as_formatted() {
+        let mut rng = crate::test_rng::XorShift64::new(0x9E37_79B9_7F4A_7C15);
+        for _ in 0..2000 {
+            let (a, b) = (rng.next(), rng.next());
+            let v4 = std::net::IpAddr::from((a as u32).to_be_bytes());
+            let v6 = std::net::IpAddr::from(std::net::Ipv6Addr::from(u128::from(a) << 64 | u128::from(b) >> (b % 128)));
+            let (p, q) = ((b >> 16) as u16, (b >> 32) as u16);
+            let tunnel = |vni: u32, src| TunnelRow {
+                kind: "vxlan",
+                vni,
+                outer_src: Address(src),
+                outer_src_port: p,
+                outer_dst: Address(v4),
+                outer_dst_port: q,
+            };
+            let tunnels: Vec<TunnelRow> = (0..a % 3).map(|k| tunnel((b >> k) as u32 & 0xFF_FFFF, v6)).collect();
+            let mut flow = FlowRow {
+                id: a,
+                proto: crate::report::ProtoName(crate::packet::Proto::Tcp),
+                src: Address(v4),
+                src_port: Some(p),
+                dst: Address(v6),
+                dst_port: None,
+                tunnel: tunnels.first().cloned(),
+                tunnel_rev: None,
+                tunnels: tunnels.clone(),
+                packets_fwd: a,
+                packets_rev: b,
+                bytes_fwd: 0,
+                bytes_rev: b % 1000,
+                inner_ip_bytes_fwd: 0,
+                inner_ip_bytes_rev: 0,
+                first_seen: Timestamp(a as i64 >> 2),
+                last_seen: Timestamp(a as i64 >> 2),
+                tcp: Some(super::super::TcpRow {
+                    state: "closed",
+                    handshake_us: (b % 2 == 0).then_some(a as f64 / 1e9),
+                    retransmissions: b % 3,
+                    resets: a % 3,
+                }),
+                sightings: 1,
+            };
+            for endpoint in [Endpoint(v4, Some(p)), Endpoint(v4, None), Endpoint(v6, Some(p)), Endpoint(v6, None)] {
+                assert_eq!(text(|s| endpoint.push_to(s)), endpoint.to_string());
+            }
+            let t = tunnels.first().map(|t| tunnel(t.vni, v4));
+            let outer = match &t {
+                Some(t) => format!(
+                    "{} -> {}",
+                    Endpoint(t.outer_src.0, Some(t.outer_src_port)),
+                    Endpoint(t.outer_dst.0, Some(t.outer_dst_port))
+                ),
+                None => "-".into(),
+            };
+            assert_eq!(text(|s| push_outer(s, t.as_ref())), outer);
+            let vnis: Vec<String> = tunnels.iter().map(|t| t.vni.to_string()).collect();
+            let tunnel_text = match tunnels.first() {
+                Some(first) => format!("{} {}", first.kind, vnis.join("/")),
+                None => "-".into(),
+            };
+            assert_eq!(text(|s| push_tunnel(s, &flow)), tunnel_text);
+            assert_eq!(text(|s| push_pair(s, a, b)), format!("{a} / {b}"));
+            for tcp in [flow.tcp.clone(), None] {
+                flow.tcp = tcp;
+                let expected = match &flow.tcp {
+                    None => "-".to_string(),
+                    Some(t) => {
+                        let mut s = t.state.to_string();
+                        if let Some(us) = t.handshake_us {
+                            s += &format!(", handshake {}", text(|d| write_duration(d, Some(us))));
+                        }
+                        if t.retransmissions > 0 {
+                            s += &format!(", {} retx", t.retransmissions);
+                        }
+                        if t.resets > 0 {
+                            s += &format!(", {} rst", t.resets);
+                        }
+                        s
+                    }
+                };
+                assert_eq!(text(|s| push_tcp(s, &flow)), expected);
+            }
+            for proto in [0u8, 1, 6, 17, 58, 132, (a >> 8) as u8] {
+                let row = super::super::TupleRow {
+                    proto: crate::report::ProtoName(crate::packet::Proto::from_ip_number(proto)),
+                    src: Address(v4),
+                    src_port: Some(p),
+                    dst: Address(if a % 2 == 0 { v4 } else { v6 }),
+                    dst_port: (b % 2 == 0).then_some(q),
+                };
+                assert_eq!(text(|s| row.push_to(s)), row.to_string());
+            }
         }
     }
 }

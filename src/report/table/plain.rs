@@ -13,7 +13,8 @@ use rayon::prelude::*;
 
 #[cfg(test)]
 use super::Grid;
-use super::{LazyGrid, Style};
+use super::cells::MAX_CELLS;
+use super::{Cells, LazyGrid, Style};
 
 /// Writes `g` in `style` to `out` (the tests' way in).
 #[cfg(test)]
@@ -26,7 +27,7 @@ fn write_grid_keeping(g: &Grid, style: Style, out: &mut dyn Write, keep_bytes: u
     let lazy = LazyGrid {
         header: g.header.clone(),
         count: g.rows.len(),
-        row: Box::new(|i| g.rows[i].clone()),
+        row: Box::new(|i, row| *row = Cells::of(&g.rows[i])),
         numeric: g.numeric.clone(),
         keep_whole: g.keep_whole.clone(),
     };
@@ -42,6 +43,62 @@ const CHUNK: usize = 4096;
 /// listed paths twice was a third of writing its report.
 const KEPT_CELL_BYTES: usize = 8 << 20;
 
+/// A row as it is laid out: its cells as shown (escaped for markdown) and
+/// the columns each takes, measured once for both passes.
+#[derive(Debug)]
+struct ShownRow {
+    cells: Cells,
+    /// Terminal columns of each cell, of its widest line when it has
+    /// several; [`UNMEASURED`] when that does not fit.
+    widths: [u16; MAX_CELLS],
+    /// Cells of more than one line, a bit each.
+    multiline: u16,
+}
+
+// A bit of `multiline` for every cell.
+const _: () = assert!(MAX_CELLS <= 16);
+
+/// A cell's width too large for [`ShownRow::widths`], measured again when
+/// it is written.
+const UNMEASURED: u16 = u16::MAX;
+
+impl ShownRow {
+    fn new(cells: Cells, style: Style) -> ShownRow {
+        let cells = match style {
+            Style::Markdown if cells.iter().any(|c| c.contains('|')) => cells.map(|c| escape(c, style)),
+            _ => cells,
+        };
+        let (mut widths, mut multiline) = ([0; MAX_CELLS], 0);
+        for (c, cell) in cells.iter().enumerate() {
+            let width = if is_multiline(cell) {
+                multiline |= 1 << c;
+                lines(cell).map(width).max().unwrap_or(0)
+            } else {
+                width(cell)
+            };
+            widths[c] = u16::try_from(width).unwrap_or(UNMEASURED);
+        }
+        ShownRow { cells, widths, multiline }
+    }
+
+    fn is_multiline(&self, c: usize) -> bool {
+        self.multiline & (1 << c) != 0
+    }
+
+    /// Columns cell `c` takes, or its widest line.
+    fn width(&self, c: usize) -> usize {
+        match self.widths[c] {
+            UNMEASURED => self.cells.get(c).map_or(0, |cell| lines(cell).map(width).max().unwrap_or(0)),
+            w => w as usize,
+        }
+    }
+
+    /// Memory the row takes while it is kept.
+    fn bytes(&self) -> usize {
+        self.cells.text_len() + std::mem::size_of::<ShownRow>()
+    }
+}
+
 /// Widths of the columns so far: in terminal columns, and for the columns
 /// kept whole in characters (see `render_grid`; only combining marks make
 /// the two differ).
@@ -52,31 +109,23 @@ struct Measure {
 }
 
 impl Measure {
-    fn add(&mut self, row: &[String], style: Style, keep_whole: &[usize]) {
-        if self.widths.len() < row.len() {
-            self.widths.resize(row.len(), 0);
-            self.chars.resize(row.len(), 0);
+    fn add(&mut self, row: &ShownRow, style: Style, keep_whole: &[usize]) {
+        let count = row.cells.len();
+        if self.widths.len() < count {
+            self.widths.resize(count, 0);
+            self.chars.resize(count, 0);
         }
-        for (c, cell) in row.iter().enumerate() {
-            let escaped;
-            let shown = if style == Style::Markdown && cell.contains('|') {
-                escaped = escape(cell, style);
-                &escaped
-            } else {
-                cell
-            };
-            if is_multiline(shown) {
-                for line in lines(shown) {
-                    self.widths[c] = self.widths[c].max(width(line));
-                }
-            } else {
-                self.widths[c] = self.widths[c].max(width(shown));
-            }
+        for c in 0..count {
+            self.widths[c] = self.widths[c].max(row.width(c));
+        }
+        for &c in keep_whole {
             // A printable ASCII line is as many characters as columns.
-            if keep_whole.contains(&c) && !printable_ascii(cell) {
-                for line in cell.lines() {
-                    self.chars[c] = self.chars[c].max(line.chars().count());
-                }
+            let Some(cell) = row.cells.get(c).filter(|cell| !printable_ascii(cell)) else { continue };
+            for line in cell.lines() {
+                // Counted as written, before markdown's escaping added a
+                // backslash before each bar.
+                let escapes = if style == Style::Markdown { line.matches('|').count() } else { 0 };
+                self.chars[c] = self.chars[c].max(line.chars().count() - escapes);
             }
         }
     }
@@ -106,43 +155,40 @@ pub fn write_rows(g: &LazyGrid<'_>, style: Style, out: &mut dyn Write) -> io::Re
     write_rows_keeping(g, style, out, KEPT_CELL_BYTES)
 }
 
+/// Rows `start..end` of `g`, as shown in `style`, made on every core.
+fn shown_rows(g: &LazyGrid<'_>, style: Style, start: usize, end: usize) -> Vec<ShownRow> {
+    (start..end).into_par_iter().with_min_len(256).map(|i| ShownRow::new(g.make_row(i), style)).collect()
+}
+
 /// [`write_rows`], keeping the rows made to measure the columns for
 /// writing them when they take at most `keep_bytes`.
 fn write_rows_keeping(g: &LazyGrid<'_>, style: Style, out: &mut dyn Write, keep_bytes: usize) -> io::Result<()> {
-    let header: Vec<String> = g.header.iter().map(|h| h.to_string()).collect();
+    // Headers are written as they are, never escaped.
+    let header = ShownRow::new(Cells::of(&g.header), Style::Terminal);
     // A chunk at a time, as the rows are written below: rows made from
     // stored flows are made a chunk at a time, and threads that went far
     // apart would each want a chunk of their own.
     let mut measure = Measure::default();
     // The rows made so far, while they fit in `keep_bytes`.
-    let mut kept: Option<Vec<Vec<String>>> = Some(Vec::new());
+    let mut kept: Option<Vec<ShownRow>> = Some(Vec::new());
     let mut kept_bytes = 0;
     for start in (0..g.count).step_by(CHUNK) {
-        let rows: Vec<(Vec<String>, usize)> = (start..g.count.min(start + CHUNK))
-            .into_par_iter()
-            .with_min_len(256)
-            .map(|i| {
-                let row = (g.row)(i);
-                let bytes = row.iter().map(|c| c.len() + std::mem::size_of::<String>()).sum();
-                (row, bytes)
-            })
-            .collect();
+        let rows = shown_rows(g, style, start, g.count.min(start + CHUNK));
         let chunk = rows
             .par_iter()
             .with_min_len(256)
-            .fold(Measure::default, |mut m, (row, _)| {
+            .fold(Measure::default, |mut m, row| {
                 m.add(row, style, &g.keep_whole);
                 m
             })
             .reduce(Measure::default, Measure::merge);
         measure = measure.merge(chunk);
-        kept_bytes += rows.iter().map(|(_, bytes)| bytes).sum::<usize>();
+        kept_bytes += rows.iter().map(ShownRow::bytes).sum::<usize>();
         kept = kept.filter(|_| kept_bytes <= keep_bytes);
         if let Some(k) = kept.as_mut() {
-            k.extend(rows.into_iter().map(|(row, _)| row));
+            k.extend(rows);
         }
     }
-    // Headers are written as they are, never escaped.
     measure.add(&header, Style::Terminal, &[]);
     let Measure { mut widths, chars } = measure;
     for &c in &g.keep_whole {
@@ -157,11 +203,12 @@ fn write_rows_keeping(g: &LazyGrid<'_>, style: Style, out: &mut dyn Write, keep_
     // columns by a space and frames the table, Markdown separates them by
     // bars and underlines the header.
     let inner: usize = widths.iter().map(|w| w + 2).sum::<usize>() + columns.saturating_sub(1);
+    let layout = Layout { widths: &widths, right: &right, style, line_bytes: inner + 3 };
     let mut line = String::new();
     if style == Style::Terminal {
         writeln!(out, "+{}+", "-".repeat(inner))?;
     }
-    write_row(out, &mut line, &header, &widths, &right, style)?;
+    layout.write_row(out, &mut line, &header)?;
     match style {
         Style::Terminal => writeln!(out, "+{}+", "=".repeat(inner))?,
         Style::Markdown => {
@@ -169,14 +216,12 @@ fn write_rows_keeping(g: &LazyGrid<'_>, style: Style, out: &mut dyn Write, keep_
             writeln!(out, "|{}|", dashes.join("|"))?;
         }
     }
-    let layout = Layout { widths: &widths, right: &right, style, line_bytes: inner + 3 };
     if let Some(rows) = kept {
         layout.write_rendered(out, rows)?;
         return finish(out, style, inner);
     }
     for start in (0..g.count).step_by(CHUNK) {
-        let rows: Vec<Vec<String>> = (start..g.count.min(start + CHUNK)).into_par_iter().map(|i| (g.row)(i)).collect();
-        layout.write_rendered(out, rows)?;
+        layout.write_rendered(out, shown_rows(g, style, start, g.count.min(start + CHUNK)))?;
     }
     finish(out, style, inner)
 }
@@ -200,10 +245,10 @@ struct Layout<'a> {
 
 impl Layout<'_> {
     /// Writes `rows` in order, laid out on every core.
-    fn write_rendered(&self, out: &mut dyn Write, rows: Vec<Vec<String>>) -> io::Result<()> {
+    fn write_rendered(&self, out: &mut dyn Write, rows: Vec<ShownRow>) -> io::Result<()> {
         let mut rows = rows.into_iter();
         loop {
-            let group: Vec<Vec<String>> = rows.by_ref().take(RENDERED_AT_ONCE).collect();
+            let group: Vec<ShownRow> = rows.by_ref().take(RENDERED_AT_ONCE).collect();
             if group.is_empty() {
                 return Ok(());
             }
@@ -216,21 +261,68 @@ impl Layout<'_> {
     }
 
     /// The text of `rows`, as they would be written one by one.
-    fn render(&self, rows: Vec<Vec<String>>) -> Vec<u8> {
+    fn render(&self, rows: Vec<ShownRow>) -> Vec<u8> {
         // Sized for rows as tall as the first: growing a piece by doubling
         // copied its text about once more.
-        let height = rows.first().map_or(1, |row| row.iter().map(|c| lines(c).count()).max().unwrap_or(1).max(1));
+        let height = rows.first().map_or(1, |row| row.cells.iter().map(|c| lines(c).count()).max().unwrap_or(1).max(1));
         let mut text = Vec::with_capacity(rows.len() * height * self.line_bytes);
         let mut line = String::new();
         for row in rows {
-            let row = match self.style {
-                Style::Markdown => row.iter().map(|c| escape(c, self.style)).collect(),
-                Style::Terminal => row,
-            };
             // Writing to memory cannot fail.
-            let _ = write_row(&mut text, &mut line, &row, self.widths, self.right, self.style);
+            let _ = self.write_row(&mut text, &mut line, &row);
         }
         text
+    }
+
+    /// One row: as many lines as its tallest cell.
+    fn write_row(&self, out: &mut dyn Write, line: &mut String, row: &ShownRow) -> io::Result<()> {
+        // Nearly every row is one line: its cells are written as they are,
+        // with the widths measured when it was made. The cells of a taller
+        // row are read a line at a time, each once.
+        let cells = &row.cells;
+        let (height, mut cell_lines) = match row.multiline {
+            0 => (1, Vec::new()),
+            _ => {
+                let height = cells.iter().map(|c| lines(c).count().max(1)).max().unwrap_or(1);
+                (height, cells.iter().map(lines).collect())
+            }
+        };
+        let separator = if self.style == Style::Terminal { " " } else { "|" };
+        for _ in 0..height {
+            line.clear();
+            line.push('|');
+            for (c, &width) in self.widths.iter().enumerate() {
+                if c > 0 {
+                    line.push_str(separator);
+                }
+                let (text, shown) = match cells.get(c) {
+                    Some(_) if row.is_multiline(c) => {
+                        let text = cell_lines[c].next().unwrap_or("");
+                        (text, self::width(text))
+                    }
+                    // A one-line cell of a taller row is in its first line.
+                    Some(_) if row.multiline != 0 => {
+                        let text = cell_lines[c].next().unwrap_or("");
+                        (text, if text.is_empty() { 0 } else { row.width(c) })
+                    }
+                    Some(cell) => (cell, row.width(c)),
+                    None => ("", 0),
+                };
+                let pad = width - shown.min(width);
+                line.push(' ');
+                if self.right[c] {
+                    push_spaces(line, pad);
+                    line.push_str(text);
+                } else {
+                    line.push_str(text);
+                    push_spaces(line, pad);
+                }
+                line.push(' ');
+            }
+            line.push_str("|\n");
+            out.write_all(line.as_bytes())?;
+        }
+        Ok(())
     }
 }
 
@@ -238,55 +330,6 @@ impl Layout<'_> {
 fn finish(out: &mut dyn Write, style: Style, inner: usize) -> io::Result<()> {
     if style == Style::Terminal {
         writeln!(out, "+{}+", "-".repeat(inner))?;
-    }
-    Ok(())
-}
-
-/// One grid row: as many lines as its tallest cell.
-fn write_row(
-    out: &mut dyn Write,
-    line: &mut String,
-    cells: &[String],
-    widths: &[usize],
-    right: &[bool],
-    style: Style,
-) -> io::Result<()> {
-    // Nearly every row is one line: its cells are written as they are.
-    // The cells of a taller row are read a line at a time, each once.
-    let multiline = cells.iter().any(|c| is_multiline(c));
-    let (height, mut cell_lines) = match multiline {
-        true => {
-            let height = cells.iter().map(|c| lines(c).count().max(1)).max().unwrap_or(1);
-            (height, cells.iter().map(|c| lines(c)).collect())
-        }
-        false => (1, Vec::new()),
-    };
-    let separator = if style == Style::Terminal { " " } else { "|" };
-    for _ in 0..height {
-        line.clear();
-        line.push('|');
-        for (c, &width) in widths.iter().enumerate() {
-            if c > 0 {
-                line.push_str(separator);
-            }
-            let text = match cells.get(c) {
-                Some(cell) if !multiline => cell,
-                Some(_) => cell_lines[c].next().unwrap_or(""),
-                None => "",
-            };
-            let pad = width - self::width(text).min(width);
-            line.push(' ');
-            if right[c] {
-                push_spaces(line, pad);
-                line.push_str(text);
-            } else {
-                line.push_str(text);
-                push_spaces(line, pad);
-            }
-            line.push(' ');
-        }
-        line.push_str("|\n");
-        out.write_all(line.as_bytes())?;
     }
     Ok(())
 }
@@ -419,7 +462,7 @@ mod tests {
             // The first chunk fits, the second does not.
             let first_chunk: usize = g.rows[..super::CHUNK]
                 .iter()
-                .map(|r| r.iter().map(|c| c.len() + std::mem::size_of::<String>()).sum::<usize>())
+                .map(|r| super::ShownRow::new(super::Cells::of(r), style).bytes())
                 .sum();
             assert_eq!(write(first_chunk), all_kept, "{style:?}");
             assert!(String::from_utf8(all_kept).unwrap().lines().count() > 9_000);
