@@ -31,6 +31,19 @@ impl Proto {
         self.to_string()
     }
 
+    /// The name of a protocol that has one ("tcp"), as [`name`](Self::name)
+    /// writes it; `None` for the others, written by number.
+    pub fn known_name(self) -> Option<&'static str> {
+        match self {
+            Proto::Tcp => Some("tcp"),
+            Proto::Udp => Some("udp"),
+            Proto::Icmp => Some("icmp"),
+            Proto::Icmpv6 => Some("icmpv6"),
+            Proto::Arp => Some("arp"),
+            Proto::Ip(_) => None,
+        }
+    }
+
     pub fn has_ports(self) -> bool {
         matches!(self, Proto::Tcp | Proto::Udp | Proto::Ip(132) | Proto::Ip(33) | Proto::Ip(136))
     }
@@ -91,7 +104,10 @@ impl Endpoint {
     /// formatting machinery for an IPv4 endpoint.
     pub fn push_to(&self, out: &mut String) {
         match (self.0, self.1) {
-            (IpAddr::V4(a), port) => out.push_str(Text::endpoint(a, port).as_str()),
+            (IpAddr::V4(a), port) => {
+                out.reserve(MAX_V4_ENDPOINT);
+                write_v4_endpoint(out, a, port);
+            }
             _ => {
                 use fmt::Write as _;
                 let _ = write!(out, "{self}");
@@ -100,57 +116,71 @@ impl Endpoint {
     }
 }
 
-/// An IPv4 endpoint's text, made without the formatting machinery, which
-/// std's Display goes through once an octet: a report of a long capture
-/// writes hundreds of thousands of addresses.
-#[derive(Default)]
+/// "255.255.255.255:65535"
+const MAX_V4_ENDPOINT: usize = 21;
+
+/// Where an IPv4 endpoint's text goes, a byte at a time: std's Display goes
+/// through the formatting machinery once an octet, and a report of a long
+/// capture writes hundreds of thousands of addresses.
+trait AsciiOut {
+    fn put(&mut self, b: u8);
+}
+
+impl AsciiOut for String {
+    fn put(&mut self, b: u8) {
+        self.push(char::from(b));
+    }
+}
+
+/// "10.0.0.1:80", or "10.0.0.1" with no port.
+fn write_v4_endpoint(out: &mut impl AsciiOut, a: std::net::Ipv4Addr, port: Option<u16>) {
+    for (i, octet) in a.octets().into_iter().enumerate() {
+        if i > 0 {
+            out.put(b'.');
+        }
+        write_number(out, u16::from(octet));
+    }
+    if let Some(p) = port {
+        out.put(b':');
+        write_number(out, p);
+    }
+}
+
+/// `n` in decimal, most significant digit first.
+fn write_number(out: &mut impl AsciiOut, n: u16) {
+    let mut started = false;
+    for unit in [10_000, 1_000, 100, 10] {
+        let digit = (n / unit % 10) as u8;
+        started |= digit != 0;
+        if started {
+            out.put(b'0' + digit);
+        }
+    }
+    out.put(b'0' + (n % 10) as u8);
+}
+
+/// An IPv4 endpoint's text for [`Display`](fmt::Display), which pads it.
 struct Text {
-    bytes: [u8; 21],
+    bytes: [u8; MAX_V4_ENDPOINT],
     len: usize,
 }
 
-impl Text {
-    /// "10.0.0.1:80", or "10.0.0.1" with no port.
-    fn endpoint(a: std::net::Ipv4Addr, port: Option<u16>) -> Text {
-        let mut text = Text::default();
-        text.ipv4(a);
-        if let Some(p) = port {
-            text.push(b':');
-            text.number(p);
-        }
-        text
-    }
-
-    fn push(&mut self, b: u8) {
+impl AsciiOut for Text {
+    fn put(&mut self, b: u8) {
         self.bytes[self.len] = b;
         self.len += 1;
     }
+}
 
-    fn number(&mut self, mut n: u16) {
-        let mut digits = [0u8; 5];
-        let mut start = digits.len();
-        loop {
-            start -= 1;
-            digits[start] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        digits[start..].iter().for_each(|&d| self.push(d));
-    }
-
-    fn ipv4(&mut self, a: std::net::Ipv4Addr) {
-        for (i, octet) in a.octets().into_iter().enumerate() {
-            if i > 0 {
-                self.push(b'.');
-            }
-            self.number(octet as u16);
-        }
+impl Text {
+    fn endpoint(a: std::net::Ipv4Addr, port: Option<u16>) -> Text {
+        let mut text = Text { bytes: [0; MAX_V4_ENDPOINT], len: 0 };
+        write_v4_endpoint(&mut text, a, port);
+        text
     }
 
     fn as_str(&self) -> &str {
-        // Only ASCII digits, dots and colons are ever pushed.
+        // Only ASCII digits, dots and colons are ever put.
         std::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default()
     }
 }
@@ -208,12 +238,8 @@ impl fmt::Display for TupleText {
 impl fmt::Display for Proto {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Proto::Tcp => f.write_str("tcp"),
-            Proto::Udp => f.write_str("udp"),
-            Proto::Icmp => f.write_str("icmp"),
-            Proto::Icmpv6 => f.write_str("icmpv6"),
-            Proto::Arp => f.write_str("arp"),
             Proto::Ip(n) => write!(f, "{n}"),
+            named => f.write_str(named.known_name().unwrap_or_default()),
         }
     }
 }

@@ -62,6 +62,14 @@ pub fn write_fixed(out: &mut String, v: f64, decimals: u32) {
 
 /// `n` in decimal, with leading zeros up to `min_digits`.
 pub(crate) fn push_digits(out: &mut String, mut n: u64, min_digits: usize) {
+    // Most numbers in a report are one or two digits (times of day, counts).
+    if n < 100 && (1..=2).contains(&min_digits) {
+        if n >= 10 || min_digits == 2 {
+            out.push(char::from(b'0' + (n / 10) as u8));
+        }
+        out.push(char::from(b'0' + (n % 10) as u8));
+        return;
+    }
     let mut digits = [b'0'; 20];
     let mut start = digits.len();
     while n > 0 || digits.len() - start < min_digits {
@@ -93,6 +101,25 @@ mod tests {
                 "{v:e} ({:#x}) to {decimals}",
                 v.to_bits()
             );
+        }
+    }
+
+    #[test]
+    fn digits_are_those_of_the_standard_formatter() {
+        let mut rng = crate::test_rng::XorShift64::new(0x0123_4567_89AB_CDEF);
+        for k in 0..5_000u64 {
+            let n = match k % 4 {
+                0 => k / 4,
+                1 => rng.next() % 1_000,
+                2 => rng.next() >> (rng.next() % 64),
+                _ => u64::MAX - k,
+            };
+            for min in 0..=7 {
+                let mut s = String::from("x");
+                super::push_digits(&mut s, n, min);
+                let expected = if n == 0 && min == 0 { String::new() } else { format!("{n:0min$}") };
+                assert_eq!(s, format!("x{expected}"), "{n} to {min} digits");
+            }
         }
     }
 

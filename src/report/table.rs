@@ -276,8 +276,13 @@ pub fn lazy_grid(report: &Report, section: Section) -> LazyGrid<'_> {
                 row: Box::new(move |i, r| {
                     flows.with(i, |f| {
                         r.number(f.id);
-                        let _ = write!(r, "{}", f.proto);
-                        r.end();
+                        match f.proto.0.known_name() {
+                            Some(name) => r.cell(name),
+                            None => {
+                                let _ = write!(r, "{}", f.proto);
+                                r.end();
+                            }
+                        }
                         Endpoint(f.src.0, f.src_port).push_to(r.text());
                         r.end();
                         Endpoint(f.dst.0, f.dst_port).push_to(r.text());

@@ -38,10 +38,12 @@ fn write_grid_keeping(g: &Grid, style: Style, out: &mut dyn Write, keep_bytes: u
 /// measure the columns, once to write them. A table of any length so takes
 /// the memory of one chunk of cells...
 const CHUNK: usize = 4096;
-/// ...unless all its cells take less than this: then they are made once
+/// ...unless all its rows take less than this: then they are made once
 /// and kept between the two passes. Making a switching host's ten thousand
-/// listed paths twice was a third of writing its report.
-const KEPT_CELL_BYTES: usize = 8 << 20;
+/// listed paths twice was a third of writing its report; the 37,000 flows
+/// of a 1 GiB pcapng take 15 MB, and making them twice was 8% of its run.
+/// Kept, they leave its peak memory as it was: that comes while reading.
+const KEPT_CELL_BYTES: usize = 24 << 20;
 
 /// A row as it is laid out: its cells as shown (escaped for markdown) and
 /// the columns each takes, measured once for both passes.
@@ -53,6 +55,8 @@ struct ShownRow {
     widths: [u16; MAX_CELLS],
     /// Cells of more than one line, a bit each.
     multiline: u16,
+    /// Lines of its tallest cell, at least one.
+    height: u16,
 }
 
 // A bit of `multiline` for every cell.
@@ -68,17 +72,23 @@ impl ShownRow {
             Style::Markdown if cells.iter().any(|c| c.contains('|')) => cells.map(|c| escape(c, style)),
             _ => cells,
         };
-        let (mut widths, mut multiline) = ([0; MAX_CELLS], 0);
+        let (mut widths, mut multiline, mut height) = ([0; MAX_CELLS], 0, 1);
         for (c, cell) in cells.iter().enumerate() {
             let width = if is_multiline(cell) {
                 multiline |= 1 << c;
-                lines(cell).map(width).max().unwrap_or(0)
+                let (mut widest, mut count, mut rest) = (0, 0usize, cell);
+                while let Some(line) = next_line(&mut rest) {
+                    widest = widest.max(width(line));
+                    count += 1;
+                }
+                height = height.max(u16::try_from(count).unwrap_or(u16::MAX));
+                widest
             } else {
                 width(cell)
             };
             widths[c] = u16::try_from(width).unwrap_or(UNMEASURED);
         }
-        ShownRow { cells, widths, multiline }
+        ShownRow { cells, widths, multiline, height }
     }
 
     fn is_multiline(&self, c: usize) -> bool {
@@ -88,7 +98,7 @@ impl ShownRow {
     /// Columns cell `c` takes, or its widest line.
     fn width(&self, c: usize) -> usize {
         match self.widths[c] {
-            UNMEASURED => self.cells.get(c).map_or(0, |cell| lines(cell).map(width).max().unwrap_or(0)),
+            UNMEASURED => self.cells.get(c).map_or(0, |cell| cell.lines().map(width).max().unwrap_or(0)),
             w => w as usize,
         }
     }
@@ -264,7 +274,7 @@ impl Layout<'_> {
     fn render(&self, rows: Vec<ShownRow>) -> Vec<u8> {
         // Sized for rows as tall as the first: growing a piece by doubling
         // copied its text about once more.
-        let height = rows.first().map_or(1, |row| row.cells.iter().map(|c| lines(c).count()).max().unwrap_or(1).max(1));
+        let height = rows.first().map_or(1, |row| row.height as usize);
         let mut text = Vec::with_capacity(rows.len() * height * self.line_bytes);
         let mut line = String::new();
         for row in rows {
@@ -280,15 +290,12 @@ impl Layout<'_> {
         // with the widths measured when it was made. The cells of a taller
         // row are read a line at a time, each once.
         let cells = &row.cells;
-        let (height, mut cell_lines) = match row.multiline {
-            0 => (1, Vec::new()),
-            _ => {
-                let height = cells.iter().map(|c| lines(c).count().max(1)).max().unwrap_or(1);
-                (height, cells.iter().map(lines).collect())
-            }
-        };
+        let mut rest = [""; MAX_CELLS];
+        if row.multiline != 0 {
+            cells.iter().zip(rest.iter_mut()).for_each(|(cell, rest)| *rest = cell);
+        }
         let separator = if self.style == Style::Terminal { " " } else { "|" };
-        for _ in 0..height {
+        for _ in 0..row.height {
             line.clear();
             line.push('|');
             for (c, &width) in self.widths.iter().enumerate() {
@@ -297,12 +304,12 @@ impl Layout<'_> {
                 }
                 let (text, shown) = match cells.get(c) {
                     Some(_) if row.is_multiline(c) => {
-                        let text = cell_lines[c].next().unwrap_or("");
+                        let text = next_line(&mut rest[c]).unwrap_or("");
                         (text, self::width(text))
                     }
                     // A one-line cell of a taller row is in its first line.
                     Some(_) if row.multiline != 0 => {
-                        let text = cell_lines[c].next().unwrap_or("");
+                        let text = next_line(&mut rest[c]).unwrap_or("");
                         (text, if text.is_empty() { 0 } else { row.width(c) })
                     }
                     Some(cell) => (cell, row.width(c)),
@@ -350,11 +357,22 @@ fn is_multiline(cell: &str) -> bool {
     cell.as_bytes().contains(&b'\n')
 }
 
-/// The lines of a cell, as `str::lines` gives them; most cells are one.
-fn lines(cell: &str) -> impl Iterator<Item = &str> {
-    let single = !cell.is_empty() && !cell.contains('\n');
-    let (one, many) = if single { (Some(cell), None) } else { (None, Some(cell.lines())) };
-    one.into_iter().chain(many.into_iter().flatten())
+/// The first line of `rest`, taken off it, as `str::lines` gives the
+/// lines of a text: without its "\n" or "\r\n", and none after a final
+/// "\n".
+fn next_line<'a>(rest: &mut &'a str) -> Option<&'a str> {
+    if rest.is_empty() {
+        return None;
+    }
+    let (line, after) = match rest.as_bytes().iter().position(|&b| b == b'\n') {
+        Some(at) => {
+            let line = &rest[..at];
+            (line.strip_suffix('\r').unwrap_or(line), &rest[at + 1..])
+        }
+        None => (*rest, ""),
+    };
+    *rest = after;
+    Some(line)
 }
 
 /// Columns a line takes in a terminal; the same as its length in bytes when
@@ -466,6 +484,23 @@ mod tests {
                 .sum();
             assert_eq!(write(first_chunk), all_kept, "{style:?}");
             assert!(String::from_utf8(all_kept).unwrap().lines().count() > 9_000);
+        }
+    }
+
+    #[test]
+    fn lines_are_those_of_str_lines() {
+        let pieces = ["", "a", "\n", "\r", "\r\n", "µ", "bc", "\n\n"];
+        for a in pieces {
+            for b in pieces {
+                for c in pieces {
+                    let text = format!("{a}{b}{c}");
+                    let (mut rest, mut lines) = (text.as_str(), Vec::new());
+                    while let Some(line) = super::next_line(&mut rest) {
+                        lines.push(line);
+                    }
+                    assert_eq!(lines, text.lines().collect::<Vec<_>>(), "{text:?}");
+                }
+            }
         }
     }
 
