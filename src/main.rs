@@ -42,6 +42,23 @@ fn main() -> ExitCode {
     ExitCode::from(code as u8)
 }
 
+/// Hands the memory freed after reading back to the system. glibc keeps
+/// it in the arena of the thread that freed it, and the report's rows are
+/// made on the pool's threads, in their own arenas: without this, keeping a
+/// table's rows (up to 24 MB) added to a 4 GiB switching host's peak
+/// (127-129 MiB in 4 runs, 124 with it; 121 while reading).
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        extern "C" {
+            fn malloc_trim(pad: usize) -> i32;
+        }
+        // SAFETY: glibc's malloc_trim only returns free pages of its own
+        // arenas to the system; it takes no pointers and is thread-safe.
+        unsafe { malloc_trim(0) };
+    }
+}
+
 fn run_analyze(args: AnalyzeArgs) -> i32 {
     let mut opts = AnalyzeOptions::default();
     opts.decode.vxlan_ports.extend(&args.vxlan_port);
@@ -76,6 +93,7 @@ fn run_analyze(args: AnalyzeArgs) -> i32 {
     let damaged = analysis.has_damage();
     let health = analysis.health;
     drop((analysis.flows, analysis.paths, analysis.captures));
+    release_freed_memory();
     if args.section.is_empty() {
         // Sections about paths say nothing for a capture taken at one point;
         // leave them out unless asked for.
