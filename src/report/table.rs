@@ -18,8 +18,8 @@ use crate::time::Timestamp;
 mod cells;
 mod plain;
 
-pub use cells::{push_number, Cells};
 use super::decimal::push_digits;
+pub use cells::{push_number, Cells};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Style {

@@ -11,9 +11,9 @@ use unicode_width::UnicodeWidthStr;
 
 use rayon::prelude::*;
 
+use super::cells::MAX_CELLS;
 #[cfg(test)]
 use super::Grid;
-use super::cells::MAX_CELLS;
 use super::{Cells, LazyGrid, Style};
 
 /// Writes `g` in `style` to `out` (the tests' way in).
@@ -478,10 +478,8 @@ mod tests {
             assert_eq!(String::from_utf8(all_kept.clone()).unwrap(), comfy(&g, style), "{style:?}");
             assert_eq!(write(0), all_kept, "{style:?}");
             // The first chunk fits, the second does not.
-            let first_chunk: usize = g.rows[..super::CHUNK]
-                .iter()
-                .map(|r| super::ShownRow::new(super::Cells::of(r), style).bytes())
-                .sum();
+            let first_chunk: usize =
+                g.rows[..super::CHUNK].iter().map(|r| super::ShownRow::new(super::Cells::of(r), style).bytes()).sum();
             assert_eq!(write(first_chunk), all_kept, "{style:?}");
             assert!(String::from_utf8(all_kept).unwrap().lines().count() > 9_000);
         }
