@@ -241,21 +241,34 @@ impl Histogram {
     }
 
     /// Nearest-rank percentile in microseconds.
+    #[cfg(test)]
     fn percentile_us(&self, p: f64) -> f64 {
+        self.percentiles_us([p])[0]
+    }
+
+    /// Nearest-rank percentiles in microseconds, `ps` in ascending order:
+    /// the values sorted once for all of them.
+    fn percentiles_us<const N: usize>(&self, ps: [f64; N]) -> [f64; N] {
         if self.total == 0 {
-            return 0.0;
+            return [0.0; N];
         }
-        let rank = (((p / 100.0) * self.total as f64).ceil() as u64).clamp(1, self.total);
         let mut sorted: Vec<(i64, u64)> = self.counts.iter().map(|(&k, &c)| (k, c)).collect();
         sorted.sort_unstable();
-        let mut seen = 0;
-        for (k, c) in sorted {
-            seen += c;
-            if seen >= rank {
-                return (k << self.shift).min(self.max_ns) as f64 / 1000.0;
+        let mut values = sorted.into_iter();
+        let mut out = [self.max_ns as f64 / 1000.0; N];
+        let (mut seen, mut current) = (0, None);
+        for (p, slot) in ps.iter().zip(out.iter_mut()) {
+            let rank = (((p / 100.0) * self.total as f64).ceil() as u64).clamp(1, self.total);
+            while seen < rank {
+                let Some((k, c)) = values.next() else { break };
+                seen += c;
+                current = Some(k);
+            }
+            if let Some(k) = current.filter(|_| seen >= rank) {
+                *slot = (k << self.shift).min(self.max_ns) as f64 / 1000.0;
             }
         }
-        self.max_ns as f64 / 1000.0
+        out
     }
 }
 
@@ -280,10 +293,10 @@ impl Summary {
                         (Some(s), _) | (None, Some(s)) => s.as_str().into(),
                         (None, None) => format!("{} -> {}", prev.point, h.point).into(),
                     };
-                    let ids: Vec<u64> = [flow_of(&prev.tuple), flow_of(&h.tuple)].into_iter().flatten().collect();
+                    let ids = [flow_of(&prev.tuple), flow_of(&h.tuple)];
                     if let Some(r) = self.rewrite(before, now, &point) {
                         r.packets += 1;
-                        for id in ids {
+                        for id in ids.into_iter().flatten() {
                             if !r.flow_ids.contains(&id) {
                                 r.flow_ids.push(id);
                             }
@@ -396,14 +409,17 @@ impl Summary {
             .latency
             .pairs
             .iter()
-            .map(|((from, to), h)| HopLatency {
-                from: place_name(from),
-                to: place_name(to),
-                count: h.total,
-                p50_us: h.percentile_us(50.0),
-                p90_us: h.percentile_us(90.0),
-                p99_us: h.percentile_us(99.0),
-                max_us: h.max_ns as f64 / 1000.0,
+            .map(|((from, to), h)| {
+                let [p50_us, p90_us, p99_us] = h.percentiles_us([50.0, 90.0, 99.0]);
+                HopLatency {
+                    from: place_name(from),
+                    to: place_name(to),
+                    count: h.total,
+                    p50_us,
+                    p90_us,
+                    p99_us,
+                    max_us: h.max_ns as f64 / 1000.0,
+                }
             })
             .collect();
         rows.sort_by(|a, b| (&a.from, &a.to).cmp(&(&b.from, &b.to)));
@@ -485,6 +501,25 @@ mod tests {
         let mut one = Histogram::default();
         one.add(7000, 1);
         assert_eq!(one.percentile_us(90.0), 7.0);
+    }
+
+    #[test]
+    fn percentiles_at_once_are_each_ones_nearest_rank() {
+        // Values with repeats, added out of order: the nearest rank of p is
+        // the value at index ceil(p% of n) - 1 of them sorted.
+        let mut values: Vec<i64> = (0..997).map(|i| ((i * 7919) % 211) * 1000).collect();
+        let mut h = Histogram::default();
+        for &v in &values {
+            h.add(v, 1);
+        }
+        values.sort_unstable();
+        let ps = [1.0, 33.3, 50.0, 90.0, 99.0, 100.0];
+        let expected = ps.map(|p| {
+            let rank = ((p / 100.0 * values.len() as f64).ceil() as usize).max(1);
+            values[rank - 1] as f64 / 1000.0
+        });
+        assert_eq!(h.percentiles_us(ps), expected);
+        assert_eq!(Histogram::default().percentiles_us([50.0, 99.0]), [0.0, 0.0]);
     }
 
     #[test]
