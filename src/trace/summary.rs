@@ -249,6 +249,7 @@ impl Histogram {
     /// Nearest-rank percentiles in microseconds, `ps` in ascending order:
     /// the values sorted once for all of them.
     fn percentiles_us<const N: usize>(&self, ps: [f64; N]) -> [f64; N] {
+        debug_assert!(ps.windows(2).all(|w| w[0] <= w[1]), "percentiles out of order: {ps:?}");
         if self.total == 0 {
             return [0.0; N];
         }
