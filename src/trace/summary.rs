@@ -256,20 +256,21 @@ impl Histogram {
         let mut sorted: Vec<(i64, u64)> = self.counts.iter().map(|(&k, &c)| (k, c)).collect();
         sorted.sort_unstable();
         let mut values = sorted.into_iter();
-        let mut out = [self.max_ns as f64 / 1000.0; N];
-        let (mut seen, mut current) = (0, None);
-        for (p, slot) in ps.iter().zip(out.iter_mut()) {
+        // The walk stops at the first value whose running count reaches a
+        // rank; a larger rank goes on from there.
+        let (mut seen, mut value_ns) = (0, self.max_ns);
+        ps.map(|p| {
             let rank = (((p / 100.0) * self.total as f64).ceil() as u64).clamp(1, self.total);
             while seen < rank {
-                let Some((k, c)) = values.next() else { break };
+                let Some((k, c)) = values.next() else {
+                    value_ns = self.max_ns;
+                    break;
+                };
                 seen += c;
-                current = Some(k);
+                value_ns = (k << self.shift).min(self.max_ns);
             }
-            if let Some(k) = current.filter(|_| seen >= rank) {
-                *slot = (k << self.shift).min(self.max_ns) as f64 / 1000.0;
-            }
-        }
-        out
+            value_ns as f64 / 1000.0
+        })
     }
 }
 
