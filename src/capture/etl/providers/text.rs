@@ -100,7 +100,12 @@ impl Default for Text {
 
 impl PartialEq for Text {
     fn eq(&self, other: &Self) -> bool {
-        self.as_str() == other.as_str()
+        match (self.as_interned(), other.as_interned()) {
+            // One address per interned text: no bytes to compare. (Hops
+            // compare switch names for every packet bound to its bytes.)
+            (Some(a), Some(b)) => std::ptr::eq(a, b),
+            _ => self.as_str() == other.as_str(),
+        }
     }
 }
 
@@ -315,6 +320,24 @@ mod tests {
         assert!(matches!(full.0, Repr::Shared(_)));
         assert_eq!(full, Text::from("a name past the table's limit"));
         assert_eq!(Text::default(), "");
+    }
+
+    #[test]
+    fn texts_are_equal_by_their_text_however_they_are_kept() {
+        let interned = Text::intern("vSwitch equality one");
+        let again = Text::intern("vSwitch equality one");
+        let shared = Text::from("vSwitch equality one");
+        let other = Text::intern("vSwitch equality two");
+        let full = Text::intern_within("vSwitch equality one", 0);
+        for (a, b) in [(&interned, &again), (&interned, &shared), (&shared, &interned), (&interned, &full)] {
+            assert!(a == b, "{:?} == {:?}", a.as_str(), b.as_str());
+        }
+        for (a, b) in [(&interned, &other), (&other, &shared), (&other, &full)] {
+            assert!(a != b, "{:?} != {:?}", a.as_str(), b.as_str());
+        }
+        assert_eq!(Text::intern(""), Text::default());
+        assert_eq!(Text::from(""), Text::default());
+        assert_ne!(Text::intern("vSwitch"), Text::intern("vSwitch equality one"));
     }
 
     #[test]
