@@ -57,8 +57,29 @@ pub struct CaptureInput {
 struct Group {
     path: PacketPath,
     last_ts: Timestamp,
+    /// The earliest hop's time, kept as hops join: a closing path is
+    /// ordered by it without reading its hops (see [`Correlator::closed`]).
+    first_hop_ts: Option<Timestamp>,
     invariant: u64,
     same_packet: Option<u64>,
+}
+
+impl Group {
+    fn push_hop(&mut self, hop: Hop) {
+        self.note_hop_ts(hop.ts);
+        self.path.hops.push(hop);
+    }
+
+    fn append_hops(&mut self, hops: &mut Vec<Hop>) {
+        for h in hops.iter() {
+            self.note_hop_ts(h.ts);
+        }
+        self.path.hops.append(hops);
+    }
+
+    fn note_hop_ts(&mut self, ts: Timestamp) {
+        self.first_hop_ts = Some(self.first_hop_ts.map_or(ts, |first| first.min(ts)));
+    }
 }
 
 /// A lifecycle's identity: (switch, NBL pointer). The switch is an interned
@@ -100,13 +121,13 @@ struct Lifecycle {
     closed: bool,
 }
 
-/// How many paths ahead of the one being closed or handed out the lists
-/// of a path are asked for (see [`prefetch_lists`]).
+/// How many paths ahead of the one being handed out the lists of a path
+/// are asked for (see [`prefetch_lists`]).
 const CLOSE_AHEAD: usize = 4;
 
 /// Starts loading a path's hops and sightings: a path is read again when
-/// it closes (its hops sorted) and when it is handed out, each often long
-/// after its last hop, and asking a few paths ahead overlaps the misses.
+/// it is handed out (its lists sorted, then folded), long after its last
+/// hop, and asking a few paths ahead overlaps the misses.
 fn prefetch_lists(path: &PacketPath) {
     crate::prefetch::slice(&path.hops);
     crate::prefetch::slice(&path.sightings);
@@ -139,9 +160,14 @@ pub struct Correlator {
     /// Names that are not in the process-wide table (see [`Text::intern`]).
     names: FxHashSet<Text>,
     awaiting: FxHashMap<u32, AwaitingBytes>,
-    closed: Vec<PacketPath>,
-    /// Closed paths sorted and not yet handed out, oldest first: each
-    /// call's closed paths sorted among themselves, behind the earlier
+    /// Paths closed since the last hand-out, with their first hop's time
+    /// ([`PacketPath::first_ts`]). Their lists are sorted only when handed
+    /// out: a path closes long after its last hop, with its lists out of
+    /// the cache, and sorting them at close too read them cold twice (a
+    /// switching host's sweeps fell from 4% of its samples to 1.4%).
+    closed: Vec<(Timestamp, PacketPath)>,
+    /// Closed paths ordered and not yet handed out, oldest first: each
+    /// call's closed paths ordered among themselves, behind the earlier
     /// ones, which is the order handing them all out at once gives.
     waiting: VecDeque<PacketPath>,
     spare_hops: Vec<Vec<Hop>>,
@@ -232,16 +258,18 @@ impl Correlator {
     /// Hands out the oldest paths, at most `n`, until `keep` are left.
     fn hand_out_waiting(&mut self, keep: usize, n: usize, mut each: impl FnMut(&PacketPath)) {
         if !self.closed.is_empty() {
-            // Each key read once: a closed path's hops are long out of the cache.
-            self.closed.sort_by_cached_key(|p| p.first_ts());
-            self.waiting.extend(self.closed.drain(..));
+            // Stable, as the order of equal times matters.
+            self.closed.sort_by_key(|&(first_ts, _)| first_ts);
+            self.waiting.extend(self.closed.drain(..).map(|(_, path)| path));
         }
         let max = self.max_spare_lists();
         for _ in 0..self.waiting.len().saturating_sub(keep).min(n) {
             if let Some(ahead) = self.waiting.get(CLOSE_AHEAD) {
                 prefetch_lists(ahead);
             }
-            let Some(path) = self.waiting.pop_front() else { break };
+            let Some(mut path) = self.waiting.pop_front() else { break };
+            path.hops.sort_by_key(|h| h.ts);
+            path.sightings.sort_by_key(|s| s.ts);
             each(&path);
             keep_spare(&mut self.spare_hops, path.hops, max);
             keep_spare(&mut self.spare_sightings, path.sightings, max);
@@ -285,7 +313,7 @@ impl Correlator {
             hops: self.spare_hops.pop().unwrap_or_default(),
             sightings: self.spare_sightings.pop().unwrap_or_default(),
         };
-        let g = Group { path, last_ts: ts, invariant, same_packet };
+        let g = Group { path, last_ts: ts, first_hop_ts: None, invariant, same_packet };
         let i = match self.free.pop() {
             Some(i) => {
                 self.groups[i] = Some(g);
@@ -317,10 +345,7 @@ impl Correlator {
             }
         }
         self.free.push(i);
-        let mut path = g.path;
-        path.hops.sort_by_key(|h| h.ts);
-        path.sightings.sort_by_key(|s| s.ts);
-        self.closed.push(path);
+        self.closed.push((g.first_hop_ts.unwrap_or_default(), g.path));
     }
 
     /// Closes paths and lifecycles idle for longer than the window.
@@ -345,10 +370,7 @@ impl Correlator {
         }
         let closing: Vec<usize> =
             (0..self.groups.len()).filter(|&i| self.groups[i].as_ref().is_some_and(|g| g.last_ts < limit)).collect();
-        for (n, &i) in closing.iter().enumerate() {
-            if let Some(Some(g)) = closing.get(n + CLOSE_AHEAD).map(|&j| &self.groups[j]) {
-                prefetch_lists(&g.path);
-            }
+        for i in closing {
             self.close_group(i);
         }
         let lifecycles = &self.lifecycles;
@@ -385,7 +407,7 @@ impl Correlator {
 
     fn add_hops(&mut self, g: usize, mut hops: Vec<Hop>, ts: Timestamp) {
         if let Some(group) = self.groups[g].as_mut() {
-            group.path.hops.append(&mut hops);
+            group.append_hops(&mut hops);
             group.last_ts = group.last_ts.max(ts);
         }
         self.spare_hops(hops);
@@ -456,7 +478,7 @@ impl Correlator {
         let hop =
             Hop { ts, point: input.point_name, kind, nbl: None, switch: None, to: None, tuple, vni, drop: input.drop };
         if let Some(group) = self.groups[g].as_mut() {
-            group.path.hops.push(hop);
+            group.push_hop(hop);
             group.path.sightings.push(input.sighting);
             group.last_ts = group.last_ts.max(ts);
         }
@@ -486,7 +508,7 @@ impl Correlator {
         let mut hops = std::mem::take(&mut l.pending);
         let last_ts = l.last_ts.max(ts);
         if let Some(grp) = self.groups[group].as_mut() {
-            grp.path.hops.append(&mut hops);
+            grp.append_hops(&mut hops);
             // The NBL event these bytes follow may already be in the group.
             let nbl_hop = grp.path.hops.iter_mut().rev().find(|h| {
                 h.nbl == Some(key.1) && h.switch.as_ref().is_some_and(|s| *s == key.0 .0) && h.tuple.is_none()
@@ -529,7 +551,7 @@ impl Correlator {
         match l.group {
             Some(g) => {
                 if let Some(grp) = self.groups[g].as_mut() {
-                    grp.path.hops.push(hop);
+                    grp.push_hop(hop);
                     grp.last_ts = grp.last_ts.max(ts);
                 }
             }
@@ -678,4 +700,51 @@ fn is_current(
     nbl: u64,
 ) -> bool {
     lifecycles.get(&(switch.clone(), nbl)).is_some_and(|l| !l.closed && l.last_ts == seen && &l.last_nic == nic)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::etl::providers::vmswitch::Named;
+
+    fn named(name: &str) -> Named {
+        Named { id: Text::intern(name), name: Text::intern(name) }
+    }
+
+    fn capture(ns: i64, point: &str, invariant: u64, bytes_of: Option<(u32, &str)>) -> CaptureInput {
+        let mut decoded = Decoded::default();
+        decoded.invariant = invariant;
+        CaptureInput {
+            sighting: Sighting { ts: Timestamp(ns), point: (0, 0), decoded, frame_len: 60 },
+            point_name: Text::intern(point),
+            cpu: bytes_of.map(|(cpu, _)| cpu),
+            switch_nic: bytes_of.map(|(_, nic)| Text::intern(nic)),
+            same_packet: None,
+            appearance: false,
+            drop: None,
+        }
+    }
+
+    #[test]
+    fn paths_are_handed_out_in_time_order_with_their_hops_and_sightings_sorted() {
+        let mut c = Correlator::new(DEFAULT_WINDOW_NS);
+        let receive = NblEvent::Receive { nic: named("nic A"), switch: named("switch S"), nbl: Some(0xA0) };
+        // The switch receives the packet at 10 ns; its bytes follow at 14 ns,
+        // after a capture elsewhere (12 ns) has already opened its path. The
+        // receive hop joins that path last, though it is its first.
+        c.push_nbl(Timestamp(10), 0, &receive);
+        c.push_capture(capture(11, "point Q", 9, None));
+        c.push_capture(capture(12, "point P", 7, None));
+        c.push_capture(capture(14, "nic A", 7, Some((0, "nic A"))));
+        let mut paths = Vec::new();
+        c.finish(|p| paths.push(p.clone()));
+
+        let hop_times = |p: &PacketPath| p.hops.iter().map(|h| h.ts.0).collect::<Vec<_>>();
+        let sighting_times = |p: &PacketPath| p.sightings.iter().map(|s| s.ts.0).collect::<Vec<_>>();
+        assert_eq!(paths.len(), 2);
+        assert_eq!(hop_times(&paths[0]), [10, 12], "oldest first hop first, hops in time order");
+        assert_eq!(sighting_times(&paths[0]), [12, 14]);
+        assert_eq!(hop_times(&paths[1]), [11]);
+        assert_eq!(paths[0].first_ts(), Timestamp(10));
+    }
 }
