@@ -507,6 +507,14 @@ impl Correlator {
         let l = self.lifecycles.get_mut(&key).expect("lifecycle just seen");
         let mut hops = std::mem::take(&mut l.pending);
         let last_ts = l.last_ts.max(ts);
+        if l.closed {
+            // Its last bytes are in: nothing can join it any more (its
+            // pointer's next event starts a new lifecycle either way), and
+            // the next sweep would remove it. Gone now, it leaves a table
+            // of the few lifecycles open at once, not of every one closed
+            // since the last sweep.
+            self.lifecycles.remove(&key);
+        }
         if let Some(grp) = self.groups[group].as_mut() {
             grp.append_hops(&mut hops);
             // The NBL event these bytes follow may already be in the group.
@@ -746,5 +754,28 @@ mod tests {
         assert_eq!(sighting_times(&paths[0]), [12, 14]);
         assert_eq!(hop_times(&paths[1]), [11]);
         assert_eq!(paths[0].first_ts(), Timestamp(10));
+    }
+
+    #[test]
+    fn a_delivered_lifecycle_is_gone_once_its_bytes_are_in_and_its_pointer_starts_anew() {
+        let mut c = Correlator::new(DEFAULT_WINDOW_NS);
+        let receive = NblEvent::Receive { nic: named("nic A"), switch: named("switch S"), nbl: Some(0xB0) };
+        let deliver = NblEvent::Deliver { nic: named("nic B"), switch: named("switch S"), nbl: Some(0xB0) };
+        c.push_nbl(Timestamp(10), 0, &receive);
+        c.push_capture(capture(11, "nic A", 7, Some((0, "nic A"))));
+        c.push_nbl(Timestamp(20), 0, &deliver);
+        assert_eq!(c.lifecycles.len(), 1, "closed, its bytes still to come");
+        c.push_capture(capture(21, "nic B", 7, Some((0, "nic B"))));
+        assert!(c.lifecycles.is_empty(), "closed and its bytes in");
+        // The pointer again, soon after: another packet, another path.
+        c.push_nbl(Timestamp(30), 0, &receive);
+        c.push_capture(capture(31, "nic A", 8, Some((0, "nic A"))));
+        let mut paths = Vec::new();
+        c.finish(|p| paths.push(p.clone()));
+        let kinds = |p: &PacketPath| p.hops.iter().map(|h| h.kind).collect::<Vec<_>>();
+        assert_eq!(paths.len(), 2);
+        assert_eq!(kinds(&paths[0]), [HopKind::Received, HopKind::Delivered]);
+        assert_eq!(paths[0].sightings.len(), 2);
+        assert_eq!(kinds(&paths[1]), [HopKind::Received]);
     }
 }
