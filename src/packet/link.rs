@@ -1,6 +1,7 @@
 //! Link layers: find where the network-layer packet starts in a frame of
 //! the capture's link type.
 
+use super::Header;
 use crate::event::LinkType;
 
 /// Where the network layer begins, and how to read it.
@@ -17,7 +18,7 @@ pub enum L3Start<'a> {
 /// Why a frame could not be unwrapped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkError {
-    Truncated(&'static str),
+    Truncated(Header),
     /// A frame type that carries no packet for us (802.11 management, encrypted...).
     NoPayload(&'static str),
     UnsupportedLink(u32),
@@ -36,15 +37,15 @@ pub fn unwrap(link: LinkType, data: &[u8]) -> Result<L3Start<'_>, LinkError> {
             Ok(L3Start::Ip(data))
         }
         LinkType::LINUX_SLL => {
-            let h = data.get(..SLL_LEN).ok_or(LinkError::Truncated("Linux cooked (SLL) header"))?;
+            let h = data.get(..SLL_LEN).ok_or(LinkError::Truncated(Header::LinuxCooked))?;
             Ok(L3Start::EtherType(u16::from_be_bytes([h[14], h[15]]), &data[SLL_LEN..]))
         }
         LinkType::LINUX_SLL2 => {
-            let h = data.get(..SLL2_LEN).ok_or(LinkError::Truncated("Linux cooked v2 (SLL2) header"))?;
+            let h = data.get(..SLL2_LEN).ok_or(LinkError::Truncated(Header::LinuxCookedV2))?;
             Ok(L3Start::EtherType(u16::from_be_bytes([h[0], h[1]]), &data[SLL2_LEN..]))
         }
         LinkType::NULL | LinkType::LOOP => {
-            let h = data.get(..NULL_LEN).ok_or(LinkError::Truncated("loopback header"))?;
+            let h = data.get(..NULL_LEN).ok_or(LinkError::Truncated(Header::Loopback))?;
             // DLT_NULL is in the writer's byte order, DLT_LOOP in network
             // order; the family values are small, so whichever reads small wins.
             let le = u32::from_le_bytes([h[0], h[1], h[2], h[3]]);
@@ -56,9 +57,9 @@ pub fn unwrap(link: LinkType, data: &[u8]) -> Result<L3Start<'_>, LinkError> {
         }
         LinkType::IEEE802_11 => ieee80211(data),
         LinkType::IEEE802_11_RADIOTAP => {
-            let len = data.get(2..4).ok_or(LinkError::Truncated("radiotap header"))?;
+            let len = data.get(2..4).ok_or(LinkError::Truncated(Header::Radiotap))?;
             let len = u16::from_le_bytes([len[0], len[1]]) as usize;
-            let rest = data.get(len..).ok_or(LinkError::Truncated("radiotap header"))?;
+            let rest = data.get(len..).ok_or(LinkError::Truncated(Header::Radiotap))?;
             ieee80211(rest)
         }
         other => Err(LinkError::UnsupportedLink(other.0)),
@@ -67,7 +68,7 @@ pub fn unwrap(link: LinkType, data: &[u8]) -> Result<L3Start<'_>, LinkError> {
 
 /// 802.11 data frames carry an LLC/SNAP header and then an EtherType.
 fn ieee80211(data: &[u8]) -> Result<L3Start<'_>, LinkError> {
-    let fc = data.get(..2).ok_or(LinkError::Truncated("802.11 frame control"))?;
+    let fc = data.get(..2).ok_or(LinkError::Truncated(Header::Ieee80211FrameControl))?;
     let frame_type = (fc[0] >> 2) & 0b11;
     let subtype = fc[0] >> 4;
     let flags = fc[1];
@@ -91,7 +92,7 @@ fn ieee80211(data: &[u8]) -> Result<L3Start<'_>, LinkError> {
             len += 4; // HT control
         }
     }
-    let llc = data.get(len..len + 8).ok_or(LinkError::Truncated("802.11 header and LLC/SNAP"))?;
+    let llc = data.get(len..len + 8).ok_or(LinkError::Truncated(Header::Ieee80211Llc))?;
     if llc[..3] != LLC_SNAP {
         return Err(LinkError::NoPayload("802.11 frame without LLC/SNAP"));
     }

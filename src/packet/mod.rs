@@ -122,14 +122,61 @@ pub struct Decoded {
 /// Why a frame was not decoded to the end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stop {
-    /// The bytes ran out (snap length or damage) inside the named header.
-    Truncated(&'static str),
+    /// The bytes ran out (snap length or damage) inside this header.
+    Truncated(Header),
     /// The link type is not one we decode.
     UnsupportedLink(u32),
     /// The frame carries no IP or ARP packet (management frames, LLDP, ...).
     NoNetworkLayer,
     /// Tunnels nested deeper than [`MAX_TUNNEL_DEPTH`].
     TooDeep,
+}
+
+/// A header a frame's bytes can run out in. Named by an enum, not by its
+/// text: every decoding a path keeps has an `Option<Stop>`, which a `&str`
+/// made 24 bytes and this makes 8.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Header {
+    LinuxCooked,
+    LinuxCookedV2,
+    Loopback,
+    Radiotap,
+    Ieee80211FrameControl,
+    Ieee80211Llc,
+    Ethernet,
+    Ip,
+    /// Where the general decoder cannot tell which of the two it was.
+    LinkOrNetwork,
+    Tcp,
+    Udp,
+    Transport,
+    TunnelPayload,
+}
+
+impl Header {
+    pub fn name(self) -> &'static str {
+        match self {
+            Header::LinuxCooked => "Linux cooked (SLL) header",
+            Header::LinuxCookedV2 => "Linux cooked v2 (SLL2) header",
+            Header::Loopback => "loopback header",
+            Header::Radiotap => "radiotap header",
+            Header::Ieee80211FrameControl => "802.11 frame control",
+            Header::Ieee80211Llc => "802.11 header and LLC/SNAP",
+            Header::Ethernet => "Ethernet header",
+            Header::Ip => "IP header",
+            Header::LinkOrNetwork => "link or network header",
+            Header::Tcp => "TCP header",
+            Header::Udp => "UDP header",
+            Header::Transport => "transport header",
+            Header::TunnelPayload => "tunnel payload",
+        }
+    }
+}
+
+impl std::fmt::Display for Header {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 impl Decoded {
@@ -156,9 +203,7 @@ impl Decoded {
             t.outermost = Some(hop);
             return true;
         }
-        let mut deeper = t.deeper.take().map(|d| d.into_vec()).unwrap_or_default();
-        deeper.push(hop);
-        t.deeper = Some(deeper.into_boxed_slice());
+        t.deeper.get_or_insert_with(Box::default).push(hop);
         true
     }
 }
@@ -166,11 +211,12 @@ impl Decoded {
 /// The tunnels of a frame: the outermost in place, since most tunnelled
 /// frames have one, and any inside it boxed. Every sighting of a packet
 /// carries its decoding, and four tunnels in place made it nearly twice as
-/// large.
+/// large. A boxed `Vec`, not a boxed slice: its pointer is one word, not two.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 struct TunnelStack {
     outermost: Option<TunnelHop>,
-    deeper: Option<Box<[TunnelHop]>>,
+    #[allow(clippy::box_collection)]
+    deeper: Option<Box<Vec<TunnelHop>>>,
 }
 
 /// Decodes a frame of the given link type.
@@ -212,11 +258,11 @@ pub fn decode_general(link: LinkType, data: &[u8], cfg: &DecodeConfig) -> Decode
     out
 }
 
-fn slice(start: L3Start<'_>) -> Result<LaxSlicedPacket<'_>, &'static str> {
+fn slice(start: L3Start<'_>) -> Result<LaxSlicedPacket<'_>, Header> {
     match start {
-        L3Start::Ethernet(d) => LaxSlicedPacket::from_ethernet(d).map_err(|_| "Ethernet header"),
+        L3Start::Ethernet(d) => LaxSlicedPacket::from_ethernet(d).map_err(|_| Header::Ethernet),
         L3Start::EtherType(t, d) => Ok(LaxSlicedPacket::from_ether_type(EtherType(t), d)),
-        L3Start::Ip(d) => LaxSlicedPacket::from_ip(d).map_err(|_| "IP header"),
+        L3Start::Ip(d) => LaxSlicedPacket::from_ip(d).map_err(|_| Header::Ip),
     }
 }
 
@@ -254,7 +300,7 @@ fn decode_from(mut start: L3Start<'_>, cfg: &DecodeConfig, out: &mut Decoded) {
             }
             None => {
                 out.stopped = Some(match pkt.stop_err {
-                    Some(_) => Stop::Truncated("link or network header"),
+                    Some(_) => Stop::Truncated(Header::LinkOrNetwork),
                     None => Stop::NoNetworkLayer,
                 });
                 return;
@@ -312,9 +358,9 @@ fn decode_from(mut start: L3Start<'_>, cfg: &DecodeConfig, out: &mut Decoded) {
                     tuple.dst_port = u16::from_be_bytes([p[2], p[3]]);
                 }
                 out.stopped = Some(Stop::Truncated(match proto {
-                    Proto::Tcp => "TCP header",
-                    Proto::Udp => "UDP header",
-                    _ => "transport header",
+                    Proto::Tcp => Header::Tcp,
+                    Proto::Udp => Header::Udp,
+                    _ => Header::Transport,
                 }));
             }
             None => {}
@@ -356,7 +402,7 @@ fn unwrap_tunnel<'a>(kind: TunnelKind, payload: &'a [u8], outer: Tuple, out: &mu
         }
     };
     if inner.is_empty() {
-        out.stopped = Some(Stop::Truncated("tunnel payload"));
+        out.stopped = Some(Stop::Truncated(Header::TunnelPayload));
         return Unwrapped::Stopped;
     }
     Unwrapped::Inner(start)
@@ -394,6 +440,17 @@ mod tests {
         let mut out = Vec::new();
         outer.write(&mut out, &vx).unwrap();
         out
+    }
+
+    /// Every sighting a path keeps and every packet handed from the reading
+    /// thread to the correlating one holds a decoding: bytes here are moved
+    /// and kept a million times a gigabyte.
+    #[test]
+    fn a_decoding_stays_small() {
+        use std::mem::size_of;
+        assert!(size_of::<Option<Stop>>() <= 8, "{}", size_of::<Option<Stop>>());
+        assert!(size_of::<TunnelStack>() <= 56, "{}", size_of::<TunnelStack>());
+        assert!(size_of::<Decoded>() <= 144, "{}", size_of::<Decoded>());
     }
 
     #[test]
