@@ -138,6 +138,17 @@ struct AwaitingBytes {
     ts: Timestamp,
     key: LifecycleKey,
     nic: Name,
+    /// The event's hop, which the fragment's tuple goes to.
+    hop: HopAt,
+}
+
+/// Where a lifecycle put a hop: among the hops waiting for its group, or
+/// in its group, by index. Neither list is reordered while the path is
+/// open, so the index stays the hop's.
+#[derive(Debug, Clone, Copy)]
+enum HopAt {
+    Pending(usize),
+    Group(usize),
 }
 
 pub struct Correlator {
@@ -467,7 +478,7 @@ impl Correlator {
                 .is_some_and(|a| *a.nic.0 == *nic.as_str() && ts.nanos_since(a.ts) <= BIND_WINDOW_NS);
             if bound {
                 if let Some(a) = self.awaiting.remove(&cpu) {
-                    self.bind(a.key, input.sighting, tuple, vni);
+                    self.bind(a, input.sighting, tuple, vni);
                     return;
                 }
             }
@@ -484,14 +495,29 @@ impl Correlator {
         }
     }
 
-    /// Gives a lifecycle its packet bytes: its hops join the packet's group.
-    fn bind(&mut self, key: LifecycleKey, sighting: Sighting, tuple: Option<crate::packet::Tuple>, vni: Option<u32>) {
+    /// Gives a lifecycle its packet bytes: its hops join the packet's group,
+    /// and the hop of the event the bytes follow gets their tuple.
+    fn bind(
+        &mut self,
+        event: AwaitingBytes,
+        sighting: Sighting,
+        tuple: Option<crate::packet::Tuple>,
+        vni: Option<u32>,
+    ) {
+        let (key, at, event_ts) = (event.key, event.hop, event.ts);
         let ts = sighting.ts;
         let Some(l) = self.lifecycles.get_mut(&key) else { return };
-        if let Some(last) = l.pending.last_mut() {
-            if last.tuple.is_none() {
-                last.tuple = tuple;
-                last.vni = vni;
+        // Only that hop: an earlier event of the packet that had no bytes
+        // of its own may have seen it before a rewrite.
+        let give_tuple = |h: &mut Hop| {
+            if h.tuple.is_none() && h.ts == event_ts {
+                h.tuple = tuple;
+                h.vni = vni;
+            }
+        };
+        if let HopAt::Pending(i) = at {
+            if let Some(h) = l.pending.get_mut(i) {
+                give_tuple(h);
             }
         }
         let group = match l.group {
@@ -517,13 +543,10 @@ impl Correlator {
         }
         if let Some(grp) = self.groups[group].as_mut() {
             grp.append_hops(&mut hops);
-            // The NBL event these bytes follow may already be in the group.
-            let nbl_hop = grp.path.hops.iter_mut().rev().find(|h| {
-                h.nbl == Some(key.1) && h.switch.as_ref().is_some_and(|s| *s == key.0 .0) && h.tuple.is_none()
-            });
-            if let Some(h) = nbl_hop {
-                h.tuple = tuple;
-                h.vni = vni;
+            if let HopAt::Group(i) = at {
+                if let Some(h) = grp.path.hops.get_mut(i) {
+                    give_tuple(h);
+                }
             }
             grp.path.sightings.push(sighting);
             grp.last_ts = grp.last_ts.max(last_ts);
@@ -556,24 +579,27 @@ impl Correlator {
         l.last_nic = nic.clone();
         l.last_ts = ts;
         l.closed |= closes;
-        match l.group {
-            Some(g) => {
-                if let Some(grp) = self.groups[g].as_mut() {
+        let at = match l.group {
+            Some(g) => match self.groups[g].as_mut() {
+                Some(grp) => {
                     grp.push_hop(hop);
                     grp.last_ts = grp.last_ts.max(ts);
+                    HopAt::Group(grp.path.hops.len() - 1)
                 }
-            }
+                None => HopAt::Group(usize::MAX),
+            },
             None => {
                 if l.pending.capacity() == 0 {
                     l.pending = self.spare_hops.pop().unwrap_or_default();
                 }
-                l.pending.push(hop)
+                l.pending.push(hop);
+                HopAt::Pending(l.pending.len() - 1)
             }
-        }
+        };
         if !closes {
             self.at_nic.entry((key.0.clone(), nic.clone())).or_default().push((ts, key.1));
         }
-        self.awaiting.insert(cpu, AwaitingBytes { ts, key, nic });
+        self.awaiting.insert(cpu, AwaitingBytes { ts, key, nic, hop: at });
     }
 
     /// A lifecycle whose pointer came back: what it had becomes its own path.
@@ -777,5 +803,46 @@ mod tests {
         assert_eq!(kinds(&paths[0]), [HopKind::Received, HopKind::Delivered]);
         assert_eq!(paths[0].sightings.len(), 2);
         assert_eq!(kinds(&paths[1]), [HopKind::Received]);
+    }
+
+    #[test]
+    fn bytes_give_their_tuple_to_the_event_they_follow_alone() {
+        use crate::packet::{Proto, Tuple};
+        let tuple = |dst: [u8; 4]| Tuple {
+            proto: Proto::Tcp,
+            src: [10, 0, 0, 1].into(),
+            dst: dst.into(),
+            src_port: 40000,
+            dst_port: 80,
+        };
+        let with_tuple = |mut input: CaptureInput, t: Tuple| {
+            input.sighting.decoded.inner = Some(t);
+            input
+        };
+        let (switch, a, b) = (named("switch S"), named("nic A"), named("nic B"));
+        let mut c = Correlator::new(DEFAULT_WINDOW_NS);
+        // Received with no bytes of its own, then routed: the bytes that
+        // follow the route show the packet as the route saw it, after a
+        // rewrite the receive came before.
+        c.push_nbl(Timestamp(10), 0, &NblEvent::Receive { nic: a.clone(), switch: switch.clone(), nbl: Some(0xC0) });
+        let route = NblEvent::Route { from: a.clone(), to: b.clone(), switch: switch.clone(), nbl: Some(0xC0) };
+        c.push_nbl(Timestamp(20), 0, &route);
+        c.push_capture(with_tuple(capture(21, "nic A", 7, Some((0, "nic A"))), tuple([10, 0, 0, 9])));
+        // Delivered, its bytes following on another CPU: the path is
+        // known by now, and the deliver's hop goes straight to it.
+        c.push_nbl(Timestamp(30), 1, &NblEvent::Deliver { nic: b.clone(), switch: switch.clone(), nbl: Some(0xC0) });
+        c.push_capture(with_tuple(capture(31, "nic B", 7, Some((1, "nic B"))), tuple([10, 0, 0, 8])));
+        let mut paths = Vec::new();
+        c.finish(|p| paths.push(p.clone()));
+        assert_eq!(paths.len(), 1);
+        let hops: Vec<_> = paths[0].hops.iter().map(|h| (h.kind, h.tuple)).collect();
+        assert_eq!(
+            hops,
+            [
+                (HopKind::Received, None),
+                (HopKind::Routed, Some(tuple([10, 0, 0, 9]))),
+                (HopKind::Delivered, Some(tuple([10, 0, 0, 8]))),
+            ]
+        );
     }
 }
