@@ -520,20 +520,22 @@ impl Correlator {
                 give_tuple(h);
             }
         }
+        // What the lifecycle holds is taken before a group is found for it:
+        // finding one may close paths, and the lifecycle with them.
+        let mut hops = std::mem::take(&mut l.pending);
+        let (last_ts, closed) = (l.last_ts.max(ts), l.closed);
         let group = match l.group {
             Some(g) => g,
             None => {
                 let point = l.last_nic.0.clone();
                 let g = self.group_for(ts, &sighting.decoded, &point, None, false);
-                let l = self.lifecycles.get_mut(&key).expect("lifecycle just seen");
-                l.group = Some(g);
+                if let Some(l) = self.lifecycles.get_mut(&key).filter(|_| !closed) {
+                    l.group = Some(g);
+                }
                 g
             }
         };
-        let l = self.lifecycles.get_mut(&key).expect("lifecycle just seen");
-        let mut hops = std::mem::take(&mut l.pending);
-        let last_ts = l.last_ts.max(ts);
-        if l.closed {
+        if closed {
             // Its last bytes are in: nothing can join it any more (its
             // pointer's next event starts a new lifecycle either way), and
             // the next sweep would remove it. Gone now, it leaves a table
