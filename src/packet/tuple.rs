@@ -104,10 +104,9 @@ impl Endpoint {
     /// formatting machinery for an IPv4 endpoint.
     pub fn push_to(&self, out: &mut String) {
         match (self.0, self.1) {
-            (IpAddr::V4(a), port) => {
-                out.reserve(MAX_V4_ENDPOINT);
-                write_v4_endpoint(out, a, port);
-            }
+            // Made on the stack and pushed at once: a byte at a time, each
+            // push checked the string's room.
+            (IpAddr::V4(a), port) => out.push_str(Text::endpoint(a, port).as_str()),
             _ => {
                 use fmt::Write as _;
                 let _ = write!(out, "{self}");
@@ -119,64 +118,73 @@ impl Endpoint {
 /// "255.255.255.255:65535"
 const MAX_V4_ENDPOINT: usize = 21;
 
-/// Where an IPv4 endpoint's text goes, a byte at a time: std's Display goes
-/// through the formatting machinery once an octet, and a report of a long
-/// capture writes hundreds of thousands of addresses.
-trait AsciiOut {
-    fn put(&mut self, b: u8);
-}
-
-impl AsciiOut for String {
-    fn put(&mut self, b: u8) {
-        self.push(char::from(b));
-    }
-}
-
-/// "10.0.0.1:80", or "10.0.0.1" with no port.
-fn write_v4_endpoint(out: &mut impl AsciiOut, a: std::net::Ipv4Addr, port: Option<u16>) {
-    for (i, octet) in a.octets().into_iter().enumerate() {
-        if i > 0 {
-            out.put(b'.');
-        }
-        write_number(out, u16::from(octet));
-    }
-    if let Some(p) = port {
-        out.put(b':');
-        write_number(out, p);
-    }
-}
-
-/// `n` in decimal, most significant digit first.
-fn write_number(out: &mut impl AsciiOut, n: u16) {
-    let mut started = false;
-    for unit in [10_000, 1_000, 100, 10] {
-        let digit = (n / unit % 10) as u8;
-        started |= digit != 0;
-        if started {
-            out.put(b'0' + digit);
-        }
-    }
-    out.put(b'0' + (n % 10) as u8);
-}
-
-/// An IPv4 endpoint's text for [`Display`](fmt::Display), which pads it.
+/// An IPv4 endpoint's text, made on the stack: std's Display goes through
+/// the formatting machinery once an octet, and a report of a long capture
+/// writes hundreds of thousands of addresses.
 struct Text {
-    bytes: [u8; MAX_V4_ENDPOINT],
+    /// Room for the longest text and the spare bytes [`Text::put_octet`]
+    /// writes past its digits.
+    bytes: [u8; MAX_V4_ENDPOINT + 3],
     len: usize,
 }
 
-impl AsciiOut for Text {
+/// Each octet's decimal digits, first digit first, then their count.
+const OCTETS: [[u8; 4]; 256] = {
+    let mut table = [[0; 4]; 256];
+    let mut n = 0;
+    while n < 256 {
+        let (hundreds, tens, ones) = (b'0' + (n / 100) as u8, b'0' + (n / 10 % 10) as u8, b'0' + (n % 10) as u8);
+        table[n] = match n {
+            100.. => [hundreds, tens, ones, 3],
+            10.. => [tens, ones, 0, 2],
+            _ => [ones, 0, 0, 1],
+        };
+        n += 1;
+    }
+    table
+};
+
+impl Text {
+    /// "10.0.0.1:80", or "10.0.0.1" with no port.
+    fn endpoint(a: std::net::Ipv4Addr, port: Option<u16>) -> Text {
+        let mut text = Text { bytes: [0; MAX_V4_ENDPOINT + 3], len: 0 };
+        let [first, rest @ ..] = a.octets();
+        text.put_octet(first);
+        for octet in rest {
+            text.put(b'.');
+            text.put_octet(octet);
+        }
+        if let Some(p) = port {
+            text.put(b':');
+            text.put_port(p);
+        }
+        text
+    }
+
     fn put(&mut self, b: u8) {
         self.bytes[self.len] = b;
         self.len += 1;
     }
-}
 
-impl Text {
-    fn endpoint(a: std::net::Ipv4Addr, port: Option<u16>) -> Text {
-        let mut text = Text { bytes: [0; MAX_V4_ENDPOINT], len: 0 };
-        write_v4_endpoint(&mut text, a, port);
-        text
+    /// Four bytes copied whatever the octet's digits, as one store; the
+    /// ones past its digits are written over next or left out.
+    fn put_octet(&mut self, octet: u8) {
+        let digits = OCTETS[usize::from(octet)];
+        self.bytes[self.len..self.len + 4].copy_from_slice(&digits);
+        self.len += usize::from(digits[3]);
+    }
+
+    /// `n` in decimal, most significant digit first.
+    fn put_port(&mut self, n: u16) {
+        let mut started = false;
+        for unit in [10_000, 1_000, 100, 10] {
+            let digit = (n / unit % 10) as u8;
+            started |= digit != 0;
+            if started {
+                self.put(b'0' + digit);
+            }
+        }
+        self.put(b'0' + (n % 10) as u8);
     }
 
     fn as_str(&self) -> &str {
@@ -269,5 +277,28 @@ mod tests {
         assert_eq!(a, b);
         assert_ne!(ra, rb);
         assert_eq!(t.to_string(), "10.0.0.9:5 -> 10.0.0.1:80 TCP");
+    }
+
+    /// Every octet in every place, and ports of each length, as std writes
+    /// them: our text is made without it.
+    #[test]
+    fn an_ipv4_endpoint_is_written_as_std_writes_it() {
+        let ports = [0, 7, 10, 99, 100, 999, 1000, 9999, 10000, 65535];
+        for n in 0..=255u8 {
+            for place in 0..4 {
+                let mut octets = [255, 0, 10, 1];
+                octets[place] = n;
+                let a = std::net::Ipv4Addr::from(octets);
+                let port = ports[(usize::from(n) + place) % ports.len()];
+                let mut pushed = String::from("x");
+                Endpoint(IpAddr::V4(a), Some(port)).push_to(&mut pushed);
+                assert_eq!(pushed, format!("x{a}:{port}"));
+                assert_eq!(Endpoint(IpAddr::V4(a), None).to_string(), a.to_string());
+                assert_eq!(
+                    format!("{:>22}", Endpoint(IpAddr::V4(a), Some(port))),
+                    format!("{:>22}", format!("{a}:{port}"))
+                );
+            }
+        }
     }
 }
