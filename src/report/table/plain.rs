@@ -57,6 +57,9 @@ struct ShownRow {
     multiline: u16,
     /// Lines of its tallest cell, at least one.
     height: u16,
+    /// Cells of printable ASCII alone, a bit each: as many columns as
+    /// bytes, and so never more characters than columns.
+    plain: u16,
 }
 
 // A bit of `multiline` for every cell.
@@ -72,9 +75,13 @@ impl ShownRow {
             Style::Markdown if cells.iter().any(|c| c.contains('|')) => cells.map(|c| escape(c, style)),
             _ => cells,
         };
-        let (mut widths, mut multiline, mut height) = ([0; MAX_CELLS], 0, 1);
+        let (mut widths, mut multiline, mut height, mut plain) = ([0; MAX_CELLS], 0, 1, 0);
         for (c, cell) in cells.iter().enumerate() {
-            let width = if is_multiline(cell) {
+            // Nearly every cell: measured by its length, in one pass.
+            let width = if printable_ascii(cell) {
+                plain |= 1 << c;
+                cell.len()
+            } else if is_multiline(cell) {
                 multiline |= 1 << c;
                 let (mut widest, mut count, mut rest) = (0, 0usize, cell);
                 while let Some(line) = next_line(&mut rest) {
@@ -88,11 +95,15 @@ impl ShownRow {
             };
             widths[c] = u16::try_from(width).unwrap_or(UNMEASURED);
         }
-        ShownRow { cells, widths, multiline, height }
+        ShownRow { cells, widths, multiline, height, plain }
     }
 
     fn is_multiline(&self, c: usize) -> bool {
         self.multiline & (1 << c) != 0
+    }
+
+    fn is_plain(&self, c: usize) -> bool {
+        c < MAX_CELLS && self.plain & (1 << c) != 0
     }
 
     /// Columns cell `c` takes, or its widest line.
@@ -130,6 +141,9 @@ impl Measure {
         }
         for &c in keep_whole {
             // A printable ASCII line is as many characters as columns.
+            if row.is_plain(c) {
+                continue;
+            }
             let Some(cell) = row.cells.get(c).filter(|cell| !printable_ascii(cell)) else { continue };
             for line in cell.lines() {
                 // Counted as written, before markdown's escaping added a
@@ -214,11 +228,12 @@ fn write_rows_keeping(g: &LazyGrid<'_>, style: Style, out: &mut dyn Write, keep_
     // bars and underlines the header.
     let inner: usize = widths.iter().map(|w| w + 2).sum::<usize>() + columns.saturating_sub(1);
     let layout = Layout { widths: &widths, right: &right, style, line_bytes: inner + 3 };
-    let mut line = String::new();
     if style == Style::Terminal {
         writeln!(out, "+{}+", "-".repeat(inner))?;
     }
-    layout.write_row(out, &mut line, &header)?;
+    let mut header_line = Vec::new();
+    layout.write_row(&mut header_line, &header);
+    out.write_all(&header_line)?;
     match style {
         Style::Terminal => writeln!(out, "+{}+", "=".repeat(inner))?,
         Style::Markdown => {
@@ -276,60 +291,74 @@ impl Layout<'_> {
         // copied its text about once more.
         let height = rows.first().map_or(1, |row| row.height as usize);
         let mut text = Vec::with_capacity(rows.len() * height * self.line_bytes);
-        let mut line = String::new();
         for row in rows {
-            // Writing to memory cannot fail.
-            let _ = self.write_row(&mut text, &mut line, &row);
+            self.write_row(&mut text, &row);
         }
         text
     }
 
     /// One row: as many lines as its tallest cell.
-    fn write_row(&self, out: &mut dyn Write, line: &mut String, row: &ShownRow) -> io::Result<()> {
-        // Nearly every row is one line: its cells are written as they are,
-        // with the widths measured when it was made. The cells of a taller
-        // row are read a line at a time, each once.
+    fn write_row(&self, out: &mut Vec<u8>, row: &ShownRow) {
         let cells = &row.cells;
+        if row.multiline == 0 {
+            // Nearly every row: one line, its cells as they are, with the
+            // widths measured when it was made.
+            self.write_line(out, |c| cells.get(c).map_or(("", 0), |cell| (cell, row.width(c))));
+            return;
+        }
+        // The cells of a taller row are read a line at a time, each once.
         let mut rest = [""; MAX_CELLS];
-        if row.multiline != 0 {
-            cells.iter().zip(rest.iter_mut()).for_each(|(cell, rest)| *rest = cell);
-        }
-        let separator = if self.style == Style::Terminal { " " } else { "|" };
+        cells.iter().zip(rest.iter_mut()).for_each(|(cell, rest)| *rest = cell);
         for _ in 0..row.height {
-            line.clear();
-            line.push('|');
-            for (c, &width) in self.widths.iter().enumerate() {
-                if c > 0 {
-                    line.push_str(separator);
+            self.write_line(out, |c| match cells.get(c) {
+                Some(_) if row.is_multiline(c) => {
+                    let text = next_line(&mut rest[c]).unwrap_or("");
+                    (text, self::width(text))
                 }
-                let (text, shown) = match cells.get(c) {
-                    Some(_) if row.is_multiline(c) => {
-                        let text = next_line(&mut rest[c]).unwrap_or("");
-                        (text, self::width(text))
-                    }
-                    // A one-line cell of a taller row is in its first line.
-                    Some(_) if row.multiline != 0 => {
-                        let text = next_line(&mut rest[c]).unwrap_or("");
-                        (text, if text.is_empty() { 0 } else { row.width(c) })
-                    }
-                    Some(cell) => (cell, row.width(c)),
-                    None => ("", 0),
-                };
-                let pad = width - shown.min(width);
-                line.push(' ');
-                if self.right[c] {
-                    push_spaces(line, pad);
-                    line.push_str(text);
-                } else {
-                    line.push_str(text);
-                    push_spaces(line, pad);
+                // A one-line cell of a taller row is in its first line.
+                Some(_) => {
+                    let text = next_line(&mut rest[c]).unwrap_or("");
+                    (text, if text.is_empty() { 0 } else { row.width(c) })
                 }
-                line.push(' ');
-            }
-            line.push_str("|\n");
-            out.write_all(line.as_bytes())?;
+                None => ("", 0),
+            });
         }
-        Ok(())
+    }
+
+    /// One line of a row: each column's text and the columns it takes,
+    /// as `cell(c)` gives them, padded to the column's width.
+    fn write_line<'t>(&self, out: &mut Vec<u8>, mut cell: impl FnMut(usize) -> (&'t str, usize)) {
+        let columns = self.widths.len();
+        let mut parts = [("", 0); MAX_CELLS];
+        // A bar, the columns with a space either side and a separator
+        // between each two, then a bar and the line's end.
+        let mut bytes = 3 + columns.saturating_sub(1);
+        for (c, part) in parts.iter_mut().enumerate().take(columns) {
+            let (text, shown) = cell(c);
+            let pad = self.widths[c] - shown.min(self.widths[c]);
+            *part = (text, pad);
+            bytes += 2 + text.len() + pad;
+        }
+        // Laid over a line of spaces: padding is then only skipped over,
+        // and a cell's text copied at once.
+        let start = out.len();
+        out.resize(start + bytes, b' ');
+        let line = &mut out[start..];
+        line[0] = b'|';
+        let mut at = 1;
+        for (c, &(text, pad)) in parts.iter().enumerate().take(columns) {
+            if c > 0 {
+                if self.style == Style::Markdown {
+                    line[at] = b'|';
+                }
+                at += 1;
+            }
+            let text_at = if self.right[c] { at + 1 + pad } else { at + 1 };
+            line[text_at..text_at + text.len()].copy_from_slice(text.as_bytes());
+            at += 2 + text.len() + pad;
+        }
+        line[at] = b'|';
+        line[at + 1] = b'\n';
     }
 }
 
@@ -339,18 +368,6 @@ fn finish(out: &mut dyn Write, style: Style, inner: usize) -> io::Result<()> {
         writeln!(out, "+{}+", "-".repeat(inner))?;
     }
     Ok(())
-}
-
-/// Pads a line: whole runs of spaces at a time, as a path's hops are
-/// padded by a hundred columns and more.
-fn push_spaces(line: &mut String, n: usize) {
-    const SPACES: &str = "                                                                ";
-    let mut left = n;
-    while left > 0 {
-        let run = left.min(SPACES.len());
-        line.push_str(&SPACES[..run]);
-        left -= run;
-    }
 }
 
 fn is_multiline(cell: &str) -> bool {
@@ -415,8 +432,11 @@ fn printable_word(v: u64) -> bool {
         && v.wrapping_add(0x0101_0101_0101_0101) & HIGH == 0
 }
 
+/// Whether every byte of `s` is printable ASCII, eight at a time.
 fn printable_ascii(s: &str) -> bool {
-    s.bytes().all(|b| (b' '..=b'~').contains(&b))
+    let mut words = s.as_bytes().chunks_exact(8);
+    words.by_ref().all(|w| printable_word(u64::from_le_bytes(w.try_into().expect("eight bytes"))))
+        && words.remainder().iter().all(|b| (b' '..=b'~').contains(b))
 }
 
 #[cfg(test)]
