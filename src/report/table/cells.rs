@@ -98,6 +98,16 @@ impl Cells {
         self.text.len()
     }
 
+    /// The text of every cell, end to end.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Where each cell ends in [`as_str`](Self::as_str).
+    pub fn ends(&self) -> &[u32] {
+        &self.ends[..self.count]
+    }
+
     /// The row with `f` applied to each cell.
     pub fn map(&self, f: impl Fn(&str) -> String) -> Cells {
         let mut row = Cells::with_capacity(self.text.len());

@@ -45,11 +45,28 @@ const CHUNK: usize = 4096;
 /// Kept, they leave its peak memory as it was: that comes while reading.
 const KEPT_CELL_BYTES: usize = 24 << 20;
 
-/// A row as it is laid out: its cells as shown (escaped for markdown) and
-/// the columns each takes, measured once for both passes.
+/// Rows made together, by one task: their cells' text end to end in one
+/// string. A row so costs no allocation of its own, and a piece is freed
+/// at once when it has been written; a string per row was an eighth of
+/// writing a table.
+#[derive(Debug, Default)]
+struct Piece {
+    text: String,
+    rows: Vec<ShownRow>,
+}
+
+/// Rows a task makes into one [`Piece`], and lays out as text at once.
+const PIECE_ROWS: usize = 256;
+
+/// Where a row's text is in its piece, and the columns each of its cells
+/// takes, measured once for both passes.
 #[derive(Debug)]
 struct ShownRow {
-    cells: Cells,
+    /// Where the row's text starts in [`Piece::text`].
+    start: usize,
+    /// Where each cell ends, counted from `start`.
+    ends: [u32; MAX_CELLS],
+    count: usize,
     /// Terminal columns of each cell, of its widest line when it has
     /// several; [`UNMEASURED`] when that does not fit.
     widths: [u16; MAX_CELLS],
@@ -69,10 +86,34 @@ const _: () = assert!(MAX_CELLS <= 16);
 /// it is written.
 const UNMEASURED: u16 = u16::MAX;
 
-impl ShownRow {
-    fn new(cells: Cells, style: Style) -> ShownRow {
+impl Piece {
+    /// Rows `range` of `g`, as shown in `style`.
+    fn make(g: &LazyGrid<'_>, style: Style, range: std::ops::Range<usize>) -> Piece {
+        let mut piece = Piece { text: String::new(), rows: Vec::with_capacity(range.len()) };
+        let mut cells = Cells::with_capacity(1024);
+        for i in range {
+            cells.clear();
+            (g.row)(i, &mut cells);
+            piece.push(&cells, style);
+        }
+        piece
+    }
+
+    /// A piece of one row, written as it is (a header).
+    fn of_one(cells: &Cells) -> Piece {
+        let mut piece = Piece::default();
+        piece.push(cells, Style::Terminal);
+        piece
+    }
+
+    /// Adds `cells` as shown in `style` (escaped for markdown).
+    fn push(&mut self, cells: &Cells, style: Style) {
+        let escaped;
         let cells = match style {
-            Style::Markdown if cells.iter().any(|c| c.contains('|')) => cells.map(|c| escape(c, style)),
+            Style::Markdown if cells.iter().any(|c| c.contains('|')) => {
+                escaped = cells.map(|c| escape(c, style));
+                &escaped
+            }
             _ => cells,
         };
         let (mut widths, mut multiline, mut height, mut plain) = ([0; MAX_CELLS], 0, 1, 0);
@@ -95,28 +136,69 @@ impl ShownRow {
             };
             widths[c] = u16::try_from(width).unwrap_or(UNMEASURED);
         }
-        ShownRow { cells, widths, multiline, height, plain }
+        let start = self.text.len();
+        self.text.push_str(cells.as_str());
+        let mut ends = [0; MAX_CELLS];
+        ends[..cells.len()].copy_from_slice(cells.ends());
+        self.rows.push(ShownRow { start, ends, count: cells.len(), widths, multiline, height, plain });
+    }
+
+    fn rows(&self) -> impl Iterator<Item = Row<'_>> + '_ {
+        self.rows.iter().map(|shape| Row { text: &self.text, shape })
+    }
+
+    /// Memory the piece takes while it is kept.
+    fn bytes(&self) -> usize {
+        self.text.capacity() + self.rows.capacity() * std::mem::size_of::<ShownRow>()
+    }
+}
+
+/// A row of a piece: its shape, and the piece's text it reads its cells
+/// from.
+#[derive(Clone, Copy)]
+struct Row<'a> {
+    text: &'a str,
+    shape: &'a ShownRow,
+}
+
+impl<'a> Row<'a> {
+    fn len(&self) -> usize {
+        self.shape.count
+    }
+
+    /// Cell `c`, if the row has it.
+    fn get(&self, c: usize) -> Option<&'a str> {
+        if c >= self.shape.count {
+            return None;
+        }
+        let row = self.shape.start;
+        let start = if c == 0 { row } else { row + self.shape.ends[c - 1] as usize };
+        Some(&self.text[start..row + self.shape.ends[c] as usize])
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &'a str> + 'a {
+        let row = *self;
+        (0..row.len()).filter_map(move |c| row.get(c))
     }
 
     fn is_multiline(&self, c: usize) -> bool {
-        self.multiline & (1 << c) != 0
+        self.shape.multiline & (1 << c) != 0
     }
 
     fn is_plain(&self, c: usize) -> bool {
-        c < MAX_CELLS && self.plain & (1 << c) != 0
+        c < MAX_CELLS && self.shape.plain & (1 << c) != 0
+    }
+
+    fn height(&self) -> u16 {
+        self.shape.height
     }
 
     /// Columns cell `c` takes, or its widest line.
     fn width(&self, c: usize) -> usize {
-        match self.widths[c] {
-            UNMEASURED => self.cells.get(c).map_or(0, |cell| cell.lines().map(width).max().unwrap_or(0)),
+        match self.shape.widths[c] {
+            UNMEASURED => self.get(c).map_or(0, |cell| cell.lines().map(width).max().unwrap_or(0)),
             w => w as usize,
         }
-    }
-
-    /// Memory the row takes while it is kept.
-    fn bytes(&self) -> usize {
-        self.cells.text_len() + std::mem::size_of::<ShownRow>()
     }
 }
 
@@ -130,8 +212,8 @@ struct Measure {
 }
 
 impl Measure {
-    fn add(&mut self, row: &ShownRow, style: Style, keep_whole: &[usize]) {
-        let count = row.cells.len();
+    fn add(&mut self, row: Row<'_>, style: Style, keep_whole: &[usize]) {
+        let count = row.len();
         if self.widths.len() < count {
             self.widths.resize(count, 0);
             self.chars.resize(count, 0);
@@ -144,7 +226,7 @@ impl Measure {
             if row.is_plain(c) {
                 continue;
             }
-            let Some(cell) = row.cells.get(c).filter(|cell| !printable_ascii(cell)) else { continue };
+            let Some(cell) = row.get(c).filter(|cell| !printable_ascii(cell)) else { continue };
             for line in cell.lines() {
                 // Counted as written, before markdown's escaping added a
                 // backslash before each bar.
@@ -179,41 +261,48 @@ pub fn write_rows(g: &LazyGrid<'_>, style: Style, out: &mut dyn Write) -> io::Re
     write_rows_keeping(g, style, out, KEPT_CELL_BYTES)
 }
 
-/// Rows `start..end` of `g`, as shown in `style`, made on every core.
-fn shown_rows(g: &LazyGrid<'_>, style: Style, start: usize, end: usize) -> Vec<ShownRow> {
-    (start..end).into_par_iter().with_min_len(256).map(|i| ShownRow::new(g.make_row(i), style)).collect()
+/// Rows `start..end` of `g`, as shown in `style`, made on every core a
+/// piece at a time.
+fn shown_rows(g: &LazyGrid<'_>, style: Style, start: usize, end: usize) -> Vec<Piece> {
+    let pieces = (end - start).div_ceil(PIECE_ROWS);
+    (0..pieces)
+        .into_par_iter()
+        .map(|p| {
+            let from = start + p * PIECE_ROWS;
+            Piece::make(g, style, from..end.min(from + PIECE_ROWS))
+        })
+        .collect()
 }
 
 /// [`write_rows`], keeping the rows made to measure the columns for
 /// writing them when they take at most `keep_bytes`.
 fn write_rows_keeping(g: &LazyGrid<'_>, style: Style, out: &mut dyn Write, keep_bytes: usize) -> io::Result<()> {
     // Headers are written as they are, never escaped.
-    let header = ShownRow::new(Cells::of(&g.header), Style::Terminal);
+    let header = Piece::of_one(&Cells::of(&g.header));
     // A chunk at a time, as the rows are written below: rows made from
     // stored flows are made a chunk at a time, and threads that went far
     // apart would each want a chunk of their own.
     let mut measure = Measure::default();
     // The rows made so far, while they fit in `keep_bytes`.
-    let mut kept: Option<Vec<ShownRow>> = Some(Vec::new());
+    let mut kept: Option<Vec<Piece>> = Some(Vec::new());
     let mut kept_bytes = 0;
     for start in (0..g.count).step_by(CHUNK) {
-        let rows = shown_rows(g, style, start, g.count.min(start + CHUNK));
-        let chunk = rows
+        let pieces = shown_rows(g, style, start, g.count.min(start + CHUNK));
+        let chunk = pieces
             .par_iter()
-            .with_min_len(256)
-            .fold(Measure::default, |mut m, row| {
-                m.add(row, style, &g.keep_whole);
+            .fold(Measure::default, |mut m, piece| {
+                piece.rows().for_each(|row| m.add(row, style, &g.keep_whole));
                 m
             })
             .reduce(Measure::default, Measure::merge);
         measure = measure.merge(chunk);
-        kept_bytes += rows.iter().map(ShownRow::bytes).sum::<usize>();
+        kept_bytes += pieces.iter().map(Piece::bytes).sum::<usize>();
         kept = kept.filter(|_| kept_bytes <= keep_bytes);
         if let Some(k) = kept.as_mut() {
-            k.extend(rows);
+            k.extend(pieces);
         }
     }
-    measure.add(&header, Style::Terminal, &[]);
+    header.rows().for_each(|row| measure.add(row, Style::Terminal, &[]));
     let Measure { mut widths, chars } = measure;
     for &c in &g.keep_whole {
         let header_chars = g.header.get(c).map_or(0, |h| h.chars().count());
@@ -231,9 +320,7 @@ fn write_rows_keeping(g: &LazyGrid<'_>, style: Style, out: &mut dyn Write, keep_
     if style == Style::Terminal {
         writeln!(out, "+{}+", "-".repeat(inner))?;
     }
-    let mut header_line = Vec::new();
-    layout.write_row(&mut header_line, &header);
-    out.write_all(&header_line)?;
+    out.write_all(&layout.render(header))?;
     match style {
         Style::Terminal => writeln!(out, "+{}+", "=".repeat(inner))?,
         Style::Markdown => {
@@ -241,8 +328,8 @@ fn write_rows_keeping(g: &LazyGrid<'_>, style: Style, out: &mut dyn Write, keep_
             writeln!(out, "|{}|", dashes.join("|"))?;
         }
     }
-    if let Some(rows) = kept {
-        layout.write_rendered(out, rows)?;
+    if let Some(pieces) = kept {
+        layout.write_rendered(out, pieces)?;
         return finish(out, style, inner);
     }
     for start in (0..g.count).step_by(CHUNK) {
@@ -251,13 +338,11 @@ fn write_rows_keeping(g: &LazyGrid<'_>, style: Style, out: &mut dyn Write, keep_
     finish(out, style, inner)
 }
 
-/// Rows are laid out as text on every core, this many to a piece...
-const RENDERED_ROWS: usize = 256;
-/// ...and this many at a time, the pieces then written in order: a table's
-/// text is about twice its cells (padding), and laying it out and freeing
-/// its cells was half of what the calling thread did to write a switching
-/// host's report.
-const RENDERED_AT_ONCE: usize = 2048;
+/// Pieces laid out as text at a time, on every core, then written in
+/// order: a table's text is about twice its cells (padding), and laying it
+/// out and freeing its cells was half of what the calling thread did to
+/// write a switching host's report.
+const RENDERED_AT_ONCE: usize = 8;
 
 /// How a table's rows are laid out, once its columns are measured.
 struct Layout<'a> {
@@ -269,58 +354,54 @@ struct Layout<'a> {
 }
 
 impl Layout<'_> {
-    /// Writes `rows` in order, laid out on every core.
-    fn write_rendered(&self, out: &mut dyn Write, rows: Vec<ShownRow>) -> io::Result<()> {
-        let mut rows = rows.into_iter();
+    /// Writes `pieces` in order, laid out on every core.
+    fn write_rendered(&self, out: &mut dyn Write, pieces: Vec<Piece>) -> io::Result<()> {
+        let mut pieces = pieces.into_iter();
         loop {
-            let group: Vec<ShownRow> = rows.by_ref().take(RENDERED_AT_ONCE).collect();
+            let group: Vec<Piece> = pieces.by_ref().take(RENDERED_AT_ONCE).collect();
             if group.is_empty() {
                 return Ok(());
             }
-            let pieces: Vec<Vec<u8>> =
-                group.into_par_iter().chunks(RENDERED_ROWS).map(|rows| self.render(rows)).collect();
-            for piece in pieces {
-                out.write_all(&piece)?;
+            let texts: Vec<Vec<u8>> = group.into_par_iter().map(|piece| self.render(piece)).collect();
+            for text in texts {
+                out.write_all(&text)?;
             }
         }
     }
 
-    /// The text of `rows`, as they would be written one by one.
-    fn render(&self, rows: Vec<ShownRow>) -> Vec<u8> {
+    /// The text of a piece's rows, as they would be written one by one.
+    fn render(&self, piece: Piece) -> Vec<u8> {
         // Sized for rows as tall as the first: growing a piece by doubling
         // copied its text about once more.
-        let height = rows.first().map_or(1, |row| row.height as usize);
-        let mut text = Vec::with_capacity(rows.len() * height * self.line_bytes);
-        for row in rows {
-            self.write_row(&mut text, &row);
+        let height = piece.rows.first().map_or(1, |row| row.height as usize);
+        let mut text = Vec::with_capacity(piece.rows.len() * height * self.line_bytes);
+        for row in piece.rows() {
+            self.write_row(&mut text, row);
         }
         text
     }
 
     /// One row: as many lines as its tallest cell.
-    fn write_row(&self, out: &mut Vec<u8>, row: &ShownRow) {
-        let cells = &row.cells;
-        if row.multiline == 0 {
+    fn write_row(&self, out: &mut Vec<u8>, row: Row<'_>) {
+        if row.shape.multiline == 0 {
             // Nearly every row: one line, its cells as they are, with the
             // widths measured when it was made.
-            self.write_line(out, |c| cells.get(c).map_or(("", 0), |cell| (cell, row.width(c))));
+            self.write_line(out, |c| row.get(c).map_or(("", 0), |cell| (cell, row.width(c))));
             return;
         }
         // The cells of a taller row are read a line at a time, each once.
         let mut rest = [""; MAX_CELLS];
-        cells.iter().zip(rest.iter_mut()).for_each(|(cell, rest)| *rest = cell);
-        for _ in 0..row.height {
-            self.write_line(out, |c| match cells.get(c) {
+        row.iter().zip(rest.iter_mut()).for_each(|(cell, rest)| *rest = cell);
+        for line in 0..row.height() {
+            self.write_line(out, |c| match row.get(c) {
                 Some(_) if row.is_multiline(c) => {
                     let text = next_line(&mut rest[c]).unwrap_or("");
                     (text, self::width(text))
                 }
-                // A one-line cell of a taller row is in its first line.
-                Some(_) => {
-                    let text = next_line(&mut rest[c]).unwrap_or("");
-                    (text, if text.is_empty() { 0 } else { row.width(c) })
-                }
-                None => ("", 0),
+                // A one-line cell of a taller row is in its first line,
+                // whole: it has no line break to look for.
+                Some(cell) if line == 0 => (cell, row.width(c)),
+                _ => ("", 0),
             });
         }
     }
@@ -381,7 +462,9 @@ fn next_line<'a>(rest: &mut &'a str) -> Option<&'a str> {
     if rest.is_empty() {
         return None;
     }
-    let (line, after) = match rest.as_bytes().iter().position(|&b| b == b'\n') {
+    // `find` looks for the byte with memchr, a word at a time: a path's
+    // hops are a cell of a thousand bytes, read a line at a time.
+    let (line, after) = match rest.find('\n') {
         Some(at) => {
             let line = &rest[..at];
             (line.strip_suffix('\r').unwrap_or(line), &rest[at + 1..])
@@ -498,8 +581,15 @@ mod tests {
             assert_eq!(String::from_utf8(all_kept.clone()).unwrap(), comfy(&g, style), "{style:?}");
             assert_eq!(write(0), all_kept, "{style:?}");
             // The first chunk fits, the second does not.
+            let lazy = super::super::LazyGrid {
+                header: g.header.clone(),
+                count: g.rows.len(),
+                row: Box::new(|i, row| *row = super::Cells::of(&g.rows[i])),
+                numeric: g.numeric.clone(),
+                keep_whole: g.keep_whole.clone(),
+            };
             let first_chunk: usize =
-                g.rows[..super::CHUNK].iter().map(|r| super::ShownRow::new(super::Cells::of(r), style).bytes()).sum();
+                super::shown_rows(&lazy, style, 0, super::CHUNK).iter().map(super::Piece::bytes).sum();
             assert_eq!(write(first_chunk), all_kept, "{style:?}");
             assert!(String::from_utf8(all_kept).unwrap().lines().count() > 9_000);
         }
