@@ -149,6 +149,8 @@ struct AwaitingBytes {
 enum HopAt {
     Pending(usize),
     Group(usize),
+    /// Nowhere: the lifecycle's group had closed, and the hop went with it.
+    Dropped,
 }
 
 pub struct Correlator {
@@ -588,7 +590,7 @@ impl Correlator {
                     grp.last_ts = grp.last_ts.max(ts);
                     HopAt::Group(grp.path.hops.len() - 1)
                 }
-                None => HopAt::Group(usize::MAX),
+                None => HopAt::Dropped,
             },
             None => {
                 if l.pending.capacity() == 0 {

@@ -82,20 +82,11 @@ impl Cells {
 
     /// Cell `c`, if the row has it.
     pub fn get(&self, c: usize) -> Option<&str> {
-        if c >= self.count {
-            return None;
-        }
-        let start = if c == 0 { 0 } else { self.ends[c - 1] as usize };
-        Some(&self.text[start..self.ends[c] as usize])
+        cell(&self.text, 0, self.ends(), c)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
         (0..self.count).filter_map(move |c| self.get(c))
-    }
-
-    /// Bytes of text in the row's cells.
-    pub fn text_len(&self) -> usize {
-        self.text.len()
     }
 
     /// The text of every cell, end to end.
@@ -138,6 +129,15 @@ impl fmt::Write for Cells {
         self.text.push_str(s);
         Ok(())
     }
+}
+
+/// Cell `c` of a row whose cells' text starts at `row` in `text`, end to
+/// end, each ending where `ends` says (counted from `row`); none past the
+/// last.
+pub fn cell<'a>(text: &'a str, row: usize, ends: &[u32], c: usize) -> Option<&'a str> {
+    let end = row + *ends.get(c)? as usize;
+    let start = if c == 0 { row } else { row + ends[c - 1] as usize };
+    Some(&text[start..end])
 }
 
 /// Pushes `n` in decimal, as `n.to_string()` writes it.

@@ -11,7 +11,7 @@ use unicode_width::UnicodeWidthStr;
 
 use rayon::prelude::*;
 
-use super::cells::MAX_CELLS;
+use super::cells::{self, MAX_CELLS};
 #[cfg(test)]
 use super::Grid;
 use super::{Cells, LazyGrid, Style};
@@ -174,12 +174,7 @@ impl<'a> Row<'a> {
 
     /// Cell `c`, if the row has it.
     fn get(&self, c: usize) -> Option<&'a str> {
-        if c >= self.shape.count {
-            return None;
-        }
-        let row = self.shape.start;
-        let start = if c == 0 { row } else { row + self.shape.ends[c - 1] as usize };
-        Some(&self.text[start..row + self.shape.ends[c] as usize])
+        cells::cell(self.text, self.shape.start, &self.shape.ends[..self.shape.count], c)
     }
 
     fn iter(&self) -> impl Iterator<Item = &'a str> + 'a {
