@@ -365,6 +365,9 @@ fn clock_offsets(
 const STAGE_BATCH: usize = 1024;
 /// Batches read ahead of the correlating stage at most.
 const STAGE_DEPTH: usize = 16;
+/// How many items ahead of the one it feeds the correlating stage asks for
+/// an item's cache lines.
+const FEED_AHEAD: usize = 8;
 /// Closed paths folded at a time while the correlating stage waits for the
 /// reading one. Paths close in thousands when the oldest half of the open
 /// ones is closed; folded at once, they took 15 ms, more than the reading
@@ -417,7 +420,13 @@ fn correlate_staged(
             if let Some(p) = batch.progress {
                 progress(p);
             }
-            for item in batch.items.drain(..) {
+            for (i, item) in batch.items.iter().enumerate() {
+                // The reader wrote the items on the other core, and the
+                // first read of each was this thread's longest wait: the
+                // lines of the item FEED_AHEAD places on are asked for now.
+                if let Some(ahead) = batch.items.get(i + FEED_AHEAD) {
+                    crate::prefetch::object(ahead);
+                }
                 if matches!(item, Item::Direct { .. }) {
                     // It goes to the flow table itself: after every path
                     // closed before it, as with one thread.
@@ -426,6 +435,7 @@ fn correlate_staged(
                 item.feed(correlator, sinks);
                 correlator.drain_closed_leaving_some(|path| fold_path(path, sinks));
             }
+            batch.items.clear();
             // The reader may be done and gone: the batch is then just freed.
             let _ = empty_tx.send(batch.items);
         }
@@ -489,13 +499,15 @@ impl Item {
         }
     }
 
-    pub(crate) fn feed(self, correlator: &mut Correlator, sinks: &mut Sinks<'_>) {
+    /// Borrowed, not moved: a move copied the item out of its batch, and
+    /// the first read of the copy waited on the batch's lines.
+    pub(crate) fn feed(&self, correlator: &mut Correlator, sinks: &mut Sinks<'_>) {
         match self {
             Item::Direct { ts, point, decoded, frame_len, same } => {
-                sinks.flows.observe(ts, point, &decoded, frame_len, same)
+                sinks.flows.observe(*ts, *point, decoded, *frame_len, *same)
             }
             Item::Capture(c) => correlator.push_capture(c),
-            Item::Nbl(ts, cpu, ev) => correlator.push_nbl(ts, cpu, &ev),
+            Item::Nbl(ts, cpu, ev) => correlator.push_nbl(*ts, *cpu, ev),
         }
     }
 }

@@ -464,8 +464,10 @@ impl Correlator {
         self.new_group(ts, decoded.invariant, None)
     }
 
-    /// A captured packet.
-    pub fn push_capture(&mut self, input: CaptureInput) {
+    /// A captured packet, borrowed: what the correlator keeps of it is
+    /// copied straight from where the reading thread left it (see
+    /// `analyze::correlate_staged`).
+    pub fn push_capture(&mut self, input: &CaptureInput) {
         let ts = input.sighting.ts;
         self.maybe_sweep(ts);
         let d = &input.sighting.decoded;
@@ -480,7 +482,7 @@ impl Correlator {
                 .is_some_and(|a| *a.nic.0 == *nic.as_str() && ts.nanos_since(a.ts) <= BIND_WINDOW_NS);
             if bound {
                 if let Some(a) = self.awaiting.remove(&cpu) {
-                    self.bind(a, input.sighting, tuple, vni);
+                    self.bind(a, input.sighting.clone(), tuple, vni);
                     return;
                 }
             }
@@ -488,11 +490,20 @@ impl Correlator {
         let kind = if input.appearance { HopKind::Appearance } else { HopKind::Capture };
         let kind = if input.drop.is_some() { HopKind::Dropped } else { kind };
         let g = self.group_for(ts, d, &input.point_name, input.same_packet, input.appearance);
-        let hop =
-            Hop { ts, point: input.point_name, kind, nbl: None, switch: None, to: None, tuple, vni, drop: input.drop };
+        let hop = Hop {
+            ts,
+            point: input.point_name.clone(),
+            kind,
+            nbl: None,
+            switch: None,
+            to: None,
+            tuple,
+            vni,
+            drop: input.drop.clone(),
+        };
         if let Some(group) = self.groups[g].as_mut() {
             group.push_hop(hop);
-            group.path.sightings.push(input.sighting);
+            group.path.sightings.push(input.sighting.clone());
             group.last_ts = group.last_ts.max(ts);
         }
     }
@@ -771,9 +782,9 @@ mod tests {
         // after a capture elsewhere (12 ns) has already opened its path. The
         // receive hop joins that path last, though it is its first.
         c.push_nbl(Timestamp(10), 0, &receive);
-        c.push_capture(capture(11, "point Q", 9, None));
-        c.push_capture(capture(12, "point P", 7, None));
-        c.push_capture(capture(14, "nic A", 7, Some((0, "nic A"))));
+        c.push_capture(&capture(11, "point Q", 9, None));
+        c.push_capture(&capture(12, "point P", 7, None));
+        c.push_capture(&capture(14, "nic A", 7, Some((0, "nic A"))));
         let mut paths = Vec::new();
         c.finish(|p| paths.push(p.clone()));
 
@@ -792,14 +803,14 @@ mod tests {
         let receive = NblEvent::Receive { nic: named("nic A"), switch: named("switch S"), nbl: Some(0xB0) };
         let deliver = NblEvent::Deliver { nic: named("nic B"), switch: named("switch S"), nbl: Some(0xB0) };
         c.push_nbl(Timestamp(10), 0, &receive);
-        c.push_capture(capture(11, "nic A", 7, Some((0, "nic A"))));
+        c.push_capture(&capture(11, "nic A", 7, Some((0, "nic A"))));
         c.push_nbl(Timestamp(20), 0, &deliver);
         assert_eq!(c.lifecycles.len(), 1, "closed, its bytes still to come");
-        c.push_capture(capture(21, "nic B", 7, Some((0, "nic B"))));
+        c.push_capture(&capture(21, "nic B", 7, Some((0, "nic B"))));
         assert!(c.lifecycles.is_empty(), "closed and its bytes in");
         // The pointer again, soon after: another packet, another path.
         c.push_nbl(Timestamp(30), 0, &receive);
-        c.push_capture(capture(31, "nic A", 8, Some((0, "nic A"))));
+        c.push_capture(&capture(31, "nic A", 8, Some((0, "nic A"))));
         let mut paths = Vec::new();
         c.finish(|p| paths.push(p.clone()));
         let kinds = |p: &PacketPath| p.hops.iter().map(|h| h.kind).collect::<Vec<_>>();
@@ -831,11 +842,11 @@ mod tests {
         c.push_nbl(Timestamp(10), 0, &NblEvent::Receive { nic: a.clone(), switch: switch.clone(), nbl: Some(0xC0) });
         let route = NblEvent::Route { from: a.clone(), to: b.clone(), switch: switch.clone(), nbl: Some(0xC0) };
         c.push_nbl(Timestamp(20), 0, &route);
-        c.push_capture(with_tuple(capture(21, "nic A", 7, Some((0, "nic A"))), tuple([10, 0, 0, 9])));
+        c.push_capture(&with_tuple(capture(21, "nic A", 7, Some((0, "nic A"))), tuple([10, 0, 0, 9])));
         // Delivered, its bytes following on another CPU: the path is
         // known by now, and the deliver's hop goes straight to it.
         c.push_nbl(Timestamp(30), 1, &NblEvent::Deliver { nic: b.clone(), switch: switch.clone(), nbl: Some(0xC0) });
-        c.push_capture(with_tuple(capture(31, "nic B", 7, Some((1, "nic B"))), tuple([10, 0, 0, 8])));
+        c.push_capture(&with_tuple(capture(31, "nic B", 7, Some((1, "nic B"))), tuple([10, 0, 0, 8])));
         let mut paths = Vec::new();
         c.finish(|p| paths.push(p.clone()));
         assert_eq!(paths.len(), 1);
