@@ -24,14 +24,19 @@ pub fn write_grid(g: &Grid, style: Style, out: &mut dyn Write) -> io::Result<()>
 
 #[cfg(test)]
 fn write_grid_keeping(g: &Grid, style: Style, out: &mut dyn Write, keep_bytes: usize) -> io::Result<()> {
-    let lazy = LazyGrid {
+    write_rows_keeping(&lazy(g), style, out, keep_bytes)
+}
+
+/// `g`'s rows, made from its cells when asked for.
+#[cfg(test)]
+fn lazy(g: &Grid) -> LazyGrid<'_> {
+    LazyGrid {
         header: g.header.clone(),
         count: g.rows.len(),
         row: Box::new(|i, row| *row = Cells::of(&g.rows[i])),
         numeric: g.numeric.clone(),
         keep_whole: g.keep_whole.clone(),
-    };
-    write_rows_keeping(&lazy, style, out, keep_bytes)
+    }
 }
 
 /// Rows are made this many at a time, on every core, and twice: once to
@@ -582,15 +587,8 @@ mod tests {
             assert_eq!(String::from_utf8(all_kept.clone()).unwrap(), comfy(&g, style), "{style:?}");
             assert_eq!(write(0), all_kept, "{style:?}");
             // The first chunk fits, the second does not.
-            let lazy = super::super::LazyGrid {
-                header: g.header.clone(),
-                count: g.rows.len(),
-                row: Box::new(|i, row| *row = super::Cells::of(&g.rows[i])),
-                numeric: g.numeric.clone(),
-                keep_whole: g.keep_whole.clone(),
-            };
             let first_chunk: usize =
-                super::shown_rows(&lazy, style, 0, super::CHUNK).iter().map(super::Piece::bytes).sum();
+                super::shown_rows(&super::lazy(&g), style, 0, super::CHUNK).iter().map(super::Piece::bytes).sum();
             assert_eq!(write(first_chunk), all_kept, "{style:?}");
             assert!(String::from_utf8(all_kept).unwrap().lines().count() > 9_000);
         }
