@@ -6,10 +6,14 @@ use super::Report;
 
 /// [`render`] straight to a writer, without the whole text in memory.
 pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    // The serializer writes a few bytes at a time: into a buffer of a type
+    // it knows, not through `out`'s table of methods each time.
+    let mut out = io::BufWriter::with_capacity(1 << 16, out);
     // Keep the kind of an I/O error (a closed pipe is not a failure).
-    serde_json::to_writer_pretty(&mut *out, report)
+    serde_json::to_writer_pretty(&mut out, report)
         .map_err(|e| e.io_error_kind().map_or_else(|| io::Error::other(e), io::Error::from))?;
-    out.write_all(b"\n")
+    out.write_all(b"\n")?;
+    out.flush()
 }
 
 pub fn render(report: &Report) -> String {
