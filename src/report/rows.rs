@@ -68,7 +68,7 @@ impl<S: Stored, R: Row<S>> Rows<S, R> {
         }
     }
 
-    fn chunk_count(&self) -> usize {
+    pub(crate) fn chunk_count(&self) -> usize {
         self.len().div_ceil(self.chunk_len())
     }
 
