@@ -59,8 +59,9 @@ fn member(out: &mut impl Write, key: &str, value: &impl Serialize, first: bool) 
     write_indented(out, value, 1)
 }
 
-/// `"key": [...]`, a member whose rows come a chunk at a time: each
-/// chunk's rows serialized on every core, then written in order.
+/// `"key": [...]`, a member after the ones before, whose rows come a
+/// chunk at a time: each chunk's rows serialized on every core, then
+/// written in order.
 fn list<'a, R: Serialize + Sync + Clone + 'a>(
     out: &mut impl Write,
     key: &str,

@@ -581,8 +581,8 @@ mod tests {
         (0..n).map(|i| pieces[((*seed >> (8 * i)) as usize) % pieces.len()]).collect::<Vec<_>>().join("")
     }
 
-    /// Rows kept between the two passes, made again, or kept for the first
-    /// chunks and then made again: the same bytes.
+    /// Rows kept between the two passes or made again, whatever the
+    /// budget: the same bytes.
     #[test]
     fn keeping_rows_or_making_them_again_writes_the_same() {
         let mut seed = 11;
@@ -599,7 +599,7 @@ mod tests {
             // Laid out in pieces on several threads, written in order.
             assert_eq!(String::from_utf8(all_kept.clone()).unwrap(), comfy(&g, style), "{style:?}");
             assert_eq!(write(0), all_kept, "{style:?}");
-            // The first chunk fits, the table does not.
+            // The first chunk fits, the table does not: let go at once.
             let first_chunk: usize =
                 super::shown_rows(&super::lazy(&g), style, 0, super::CHUNK).iter().map(super::Piece::bytes).sum();
             assert_eq!(write(first_chunk), all_kept, "{style:?}");
