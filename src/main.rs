@@ -109,7 +109,7 @@ fn run_analyze(args: AnalyzeArgs) -> i32 {
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let written = match args.format {
         OutputFormat::Json => report::json::write(&report, &mut out),
-        OutputFormat::Csv => out.write_all(report::csv::render(&report, sections[0]).as_bytes()),
+        OutputFormat::Csv => report::csv::write(&report, sections[0], &mut out),
         OutputFormat::Table => table::write(
             &report,
             &sections,
