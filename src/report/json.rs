@@ -11,7 +11,6 @@ use std::io::{self, Write};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::rows::{Row, Rows, Stored};
 use super::Report;
 
 /// Rows a task serializes into one piece of text.
@@ -27,10 +26,10 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     out.write_all(b"{")?;
     member(&mut out, "schema", &report.schema, true)?;
     member(&mut out, "captures", &report.captures, false)?;
-    list(&mut out, "flows", stored_chunks(&report.flows))?;
+    list(&mut out, "flows", report.flows.chunks())?;
     list(&mut out, "paths", report.paths.chunks(PIECE_ROWS * 16).map(Cow::Borrowed))?;
-    list(&mut out, "nat", stored_chunks(&report.nat))?;
-    list(&mut out, "drops", stored_chunks(&report.drops))?;
+    list(&mut out, "nat", report.nat.chunks())?;
+    list(&mut out, "drops", report.drops.chunks())?;
     member(&mut out, "latency", &report.latency, false)?;
     member(&mut out, "health", &report.health, false)?;
     out.write_all(b"\n}\n")?;
@@ -44,11 +43,6 @@ pub fn render(report: &Report) -> String {
         Ok(()) => String::from_utf8(out).unwrap_or_default(),
         Err(e) => format!("{{\"error\": \"{e}\"}}\n"),
     }
-}
-
-/// The chunks of `rows`, each made when it is asked for.
-fn stored_chunks<S: Stored, R: Row<S>>(rows: &Rows<S, R>) -> impl Iterator<Item = Cow<'_, [R]>> {
-    (0..rows.chunk_count()).map(|k| rows.chunk(k))
 }
 
 /// `"key": value`, a member of the report's object, the first or after

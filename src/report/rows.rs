@@ -68,7 +68,7 @@ impl<S: Stored, R: Row<S>> Rows<S, R> {
         }
     }
 
-    pub(crate) fn chunk_count(&self) -> usize {
+    fn chunk_count(&self) -> usize {
         self.len().div_ceil(self.chunk_len())
     }
 
@@ -83,9 +83,14 @@ impl<S: Stored, R: Row<S>> Rows<S, R> {
         }
     }
 
+    /// Every chunk in order, each made when it is reached.
+    pub fn chunks(&self) -> impl Iterator<Item = Cow<'_, [R]>> + '_ {
+        (0..self.chunk_count()).map(|k| self.chunk(k))
+    }
+
     /// Every row in order, made a chunk at a time.
     pub fn iter(&self) -> impl Iterator<Item = R> + '_ {
-        (0..self.chunk_count()).flat_map(|k| self.chunk(k).into_owned())
+        self.chunks().flat_map(Cow::into_owned)
     }
 
     pub fn to_vec(&self) -> Vec<R> {
@@ -148,8 +153,8 @@ impl<S: Stored, R: Row<S>> RowsByNumber<'_, S, R> {
 impl<S: Stored, R: Row<S> + Serialize> Serialize for Rows<S, R> {
     fn serialize<Ser: Serializer>(&self, s: Ser) -> Result<Ser::Ok, Ser::Error> {
         let mut seq = s.serialize_seq(Some(self.len()))?;
-        for k in 0..self.chunk_count() {
-            for row in self.chunk(k).iter() {
+        for chunk in self.chunks() {
+            for row in chunk.iter() {
                 seq.serialize_element(row)?;
             }
         }
